@@ -1,0 +1,80 @@
+"""The public functions: they check the call, trace one pass, compute figures and render."""
+from __future__ import annotations
+
+import sys
+from typing import Any, Iterator, Sequence, Union
+
+import torch
+import torch.nn as nn
+
+from ._arguments import CallSpec, check_call
+from ._figures import (
+    corrected_figures,
+    legacy_figures,
+    row_names,
+    shown_shapes,
+    table_rows,
+)
+from ._render import corrected_block, legacy_table
+from ._result import SummaryResult
+from ._trace import run_trace
+
+InputSize = Union[Sequence[int], Sequence[Sequence[int]]]
+Device = Union[str, torch.device]
+
+
+def _summarize(spec: CallSpec, model: nn.Module, plus: bool) -> tuple[Iterator[str], SummaryResult]:
+    trace = run_trace(model, spec)
+    names = row_names(trace)
+    shown = shown_shapes(trace, spec)
+    legacy = legacy_figures(trace, spec, shown)
+    corrected = corrected_figures(trace, spec, names)
+    rows = table_rows(trace, names, shown, corrected.shared_rows)
+    result = SummaryResult(rows, legacy, corrected)
+
+    def lines() -> Iterator[str]:
+        yield from legacy_table(rows, legacy)
+        if plus:
+            yield from corrected_block(rows, corrected)
+
+    return lines(), result
+
+
+def summary(
+    model: nn.Module,
+    input_size: InputSize,
+    batch_size: int = -1,
+    device: Device = "cuda",
+    dtypes: Sequence[Any] | None = None,
+    *,
+    layout: str = "pypi",
+    plus: bool = True,
+) -> SummaryResult:
+    """Print torchsummary's table for ``model`` (byte for byte), then the corrected figures.
+
+    Returns the pair ``(total_params, trainable_params)`` with every figure as an attribute.
+    """
+    spec = check_call(model, input_size, batch_size, device, dtypes, layout)
+    lines, result = _summarize(spec, model, plus)
+    write = sys.stdout.write
+    for line in lines:
+        write(line + "\n")
+    if layout == "master":
+        write("\n")  # the master prints its string, which already ends with a newline
+    return result
+
+
+def summary_string(
+    model: nn.Module,
+    input_size: InputSize,
+    batch_size: int = -1,
+    device: Device = "cuda",
+    dtypes: Sequence[Any] | None = None,
+    *,
+    layout: str = "master",
+    plus: bool = True,
+) -> tuple[str, SummaryResult]:
+    """Return ``(text, result)`` as the GitHub master's ``summary_string`` does; prints nothing."""
+    spec = check_call(model, input_size, batch_size, device, dtypes, layout)
+    lines, result = _summarize(spec, model, plus)
+    return "".join(line + "\n" for line in lines), result
