@@ -1,0 +1,58 @@
+"""Shared helpers of the compatibility suite: capture what a call prints, compare to files."""
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+HERE = Path(__file__).parent
+MASTER_GOLDEN = HERE / "master_golden"
+GOLDEN = HERE / "golden"
+
+
+def printed(call: Callable[[], Any], seed: int = 0) -> tuple[str, Any]:
+    """Run ``call`` with the global RNG seeded and stdout captured: (text, returned value).
+
+    Both torchsummary and torchsummary_plus draw their random inputs from the global RNG,
+    so it is seeded the same way before each of the two calls being compared.
+    """
+    buffer = io.StringIO()
+    torch.manual_seed(seed)
+    with contextlib.redirect_stdout(buffer):
+        value = call()
+    return buffer.getvalue(), value
+
+
+def printed_until_error(call: Callable[[], Any], error: type[BaseException]) -> str:
+    """What ``call`` printed before raising ``error`` (it must raise it)."""
+    buffer = io.StringIO()
+    torch.manual_seed(0)
+    raised = False
+    with contextlib.redirect_stdout(buffer):
+        try:
+            call()
+        except error:
+            raised = True
+    assert raised, f"expected {error.__name__}"
+    return buffer.getvalue()
+
+
+def updating_golden() -> bool:
+    """UPDATE_GOLDEN=1 rewrites compat_tests/golden/*.txt from the current output."""
+    return os.environ.get("UPDATE_GOLDEN") == "1"
+
+
+def check_golden(name: str, text: str) -> None:
+    """``text`` must equal golden/NAME.txt; with UPDATE_GOLDEN=1 the file is written instead.
+
+    A rewritten file must be read by hand before it is committed: these tables have no
+    live torchsummary to compare with.
+    """
+    path = GOLDEN / f"{name}.txt"
+    if updating_golden():
+        path.write_text(text)
+    assert text == path.read_text()
