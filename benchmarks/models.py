@@ -1,0 +1,246 @@
+"""Model builders for the benchmark and for tests/test_meta_decoder.py.
+
+Every builder returns a model in eval mode (no dropout noise, BatchNorm on its running
+statistics) so that repeated passes do the same work. Nothing here downloads anything.
+
+- ``encoder``: 48 ``nn.TransformerEncoderLayer`` (d_model 256, 8 heads, batch_first) under
+  a small custom root with an input projection and a final norm;
+- ``resnet50``: the ResNet-50 layout (Bottleneck blocks [3, 4, 6, 3]) written out here;
+- ``tiny_stack``: ``n_modules`` alternating ``nn.Linear(8, 8)`` / ``nn.ReLU`` children of a
+  custom root, to see how the cost per module call scales;
+- ``Decoder``: a LLaMA-shaped decoder (RMSNorm, q/k/v/o attention without bias, SwiGLU MLP,
+  final norm, lm_head), small enough to think about and buildable under
+  ``with torch.device("meta"):`` at 7B/13B sizes.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+# ---------------------------------------------------------------------------------------
+# Transformer encoder
+# ---------------------------------------------------------------------------------------
+class EncoderStack(nn.Module):
+    """Input projection, ``depth`` encoder layers called one after another, final LayerNorm."""
+
+    def __init__(self, depth: int = 48, d_model: int = 256, nhead: int = 8) -> None:
+        super().__init__()
+        self.proj = nn.Linear(d_model, d_model)
+        self.layers = nn.ModuleList(
+            nn.TransformerEncoderLayer(d_model, nhead, batch_first=True) for _ in range(depth)
+        )
+        self.norm = nn.LayerNorm(d_model)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.proj(x)
+        for layer in self.layers:
+            x = layer(x)
+        return self.norm(x)
+
+
+def encoder(depth: int = 48) -> nn.Module:
+    return EncoderStack(depth).eval()
+
+
+# ---------------------------------------------------------------------------------------
+# ResNet-50
+# ---------------------------------------------------------------------------------------
+class Bottleneck(nn.Module):
+    """1x1 reduce, 3x3 (carrying the stride), 1x1 expand by 4, residual add, ReLU.
+
+    One ReLU module is called three times per block, so each block gives three ReLU rows.
+    """
+
+    expansion = 4
+
+    def __init__(self, in_ch: int, width: int, stride: int = 1) -> None:
+        super().__init__()
+        out_ch = width * self.expansion
+        self.conv1 = nn.Conv2d(in_ch, width, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(width)
+        self.conv2 = nn.Conv2d(width, width, 3, stride=stride, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(width)
+        self.conv3 = nn.Conv2d(width, out_ch, 1, bias=False)
+        self.bn3 = nn.BatchNorm2d(out_ch)
+        self.relu = nn.ReLU(inplace=True)
+        self.shortcut: nn.Module | None = None
+        if stride != 1 or in_ch != out_ch:
+            self.shortcut = nn.Sequential(
+                nn.Conv2d(in_ch, out_ch, 1, stride=stride, bias=False), nn.BatchNorm2d(out_ch)
+            )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        skip = x if self.shortcut is None else self.shortcut(x)
+        y = self.relu(self.bn1(self.conv1(x)))
+        y = self.relu(self.bn2(self.conv2(y)))
+        y = self.bn3(self.conv3(y))
+        return self.relu(y + skip)
+
+
+class ResNet50(nn.Module):
+    def __init__(self, blocks: tuple[int, ...] = (3, 4, 6, 3), num_classes: int = 1000) -> None:
+        super().__init__()
+        self.stem = nn.Sequential(
+            nn.Conv2d(3, 64, 7, stride=2, padding=3, bias=False),
+            nn.BatchNorm2d(64),
+            nn.ReLU(inplace=True),
+            nn.MaxPool2d(3, stride=2, padding=1),
+        )
+        stages = []
+        in_ch = 64
+        for index, count in enumerate(blocks):
+            width = 64 * 2**index
+            stage = []
+            for position in range(count):
+                stride = 2 if (position == 0 and index > 0) else 1
+                stage.append(Bottleneck(in_ch, width, stride))
+                in_ch = width * Bottleneck.expansion
+            stages.append(nn.Sequential(*stage))
+        self.stages = nn.Sequential(*stages)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(in_ch, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.stages(self.stem(x))
+        return self.fc(torch.flatten(self.pool(x), 1))
+
+
+def resnet50() -> nn.Module:
+    return ResNet50().eval()
+
+
+# ---------------------------------------------------------------------------------------
+# A stack of tiny layers
+# ---------------------------------------------------------------------------------------
+class TinyStack(nn.Module):
+    """``n_modules`` children, Linear(8, 8) and ReLU alternating, each called once."""
+
+    def __init__(self, n_modules: int) -> None:
+        super().__init__()
+        self.layers = nn.ModuleList(
+            nn.Linear(8, 8) if i % 2 == 0 else nn.ReLU() for i in range(n_modules)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+
+def tiny_stack(n_modules: int) -> nn.Module:
+    return TinyStack(n_modules).eval()
+
+
+# ---------------------------------------------------------------------------------------
+# LLaMA-shaped decoder
+# ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class DecoderConfig:
+    layers: int
+    hidden: int
+    mlp: int
+    heads: int
+    vocab: int
+    tie_embeddings: bool = False
+    eps: float = 1e-6
+
+
+LLAMA_7B = DecoderConfig(layers=32, hidden=4096, mlp=11008, heads=32, vocab=32000)
+LLAMA_13B = DecoderConfig(layers=40, hidden=5120, mlp=13824, heads=40, vocab=32000)
+
+
+def decoder_param_count(config: DecoderConfig) -> int:
+    """Distinct parameters of ``Decoder(config)``, by formula."""
+    h, m = config.hidden, config.mlp
+    per_layer = 4 * h * h + 3 * h * m + 2 * h  # q/k/v/o, gate/up/down, two norm weights
+    head = 0 if config.tie_embeddings else config.vocab * h
+    return config.layers * per_layer + config.vocab * h + h + head
+
+
+class RMSNorm(nn.Module):
+    def __init__(self, hidden: int, eps: float) -> None:
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(hidden))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        scale = torch.rsqrt(x.float().pow(2).mean(-1, keepdim=True) + self.eps)
+        return (x.float() * scale).to(x.dtype) * self.weight
+
+
+class Attention(nn.Module):
+    """Causal self-attention without rotary embeddings."""
+
+    def __init__(self, config: DecoderConfig) -> None:
+        super().__init__()
+        h = config.hidden
+        self.heads = config.heads
+        self.q_proj = nn.Linear(h, h, bias=False)
+        self.k_proj = nn.Linear(h, h, bias=False)
+        self.v_proj = nn.Linear(h, h, bias=False)
+        self.o_proj = nn.Linear(h, h, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        batch, seq, hidden = x.shape
+        split = (batch, seq, self.heads, hidden // self.heads)
+        q = self.q_proj(x).view(split).transpose(1, 2)
+        k = self.k_proj(x).view(split).transpose(1, 2)
+        v = self.v_proj(x).view(split).transpose(1, 2)
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        return self.o_proj(y.transpose(1, 2).reshape(batch, seq, hidden))
+
+
+class SwiGLU(nn.Module):
+    def __init__(self, config: DecoderConfig) -> None:
+        super().__init__()
+        self.gate_proj = nn.Linear(config.hidden, config.mlp, bias=False)
+        self.up_proj = nn.Linear(config.hidden, config.mlp, bias=False)
+        self.down_proj = nn.Linear(config.mlp, config.hidden, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
+
+
+class DecoderLayer(nn.Module):
+    def __init__(self, config: DecoderConfig) -> None:
+        super().__init__()
+        self.input_norm = RMSNorm(config.hidden, config.eps)
+        self.attn = Attention(config)
+        self.post_attn_norm = RMSNorm(config.hidden, config.eps)
+        self.mlp = SwiGLU(config)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self.attn(self.input_norm(x))
+        return x + self.mlp(self.post_attn_norm(x))
+
+
+class Decoder(nn.Module):
+    """Token ids (batch, seq) in, logits (batch, seq, vocab) out."""
+
+    def __init__(self, config: DecoderConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.embed_tokens = nn.Embedding(config.vocab, config.hidden)
+        self.layers = nn.ModuleList(DecoderLayer(config) for _ in range(config.layers))
+        self.norm = RMSNorm(config.hidden, config.eps)
+        self.lm_head = nn.Linear(config.hidden, config.vocab, bias=False)
+        if config.tie_embeddings:
+            self.lm_head.weight = self.embed_tokens.weight
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        x = self.embed_tokens(ids)
+        for layer in self.layers:
+            x = layer(x)
+        return self.lm_head(self.norm(x))
+
+
+def decoder(config: DecoderConfig, device: str | torch.device | None = None) -> Decoder:
+    """Build ``Decoder(config)`` in eval mode, under ``torch.device(device)`` when given."""
+    if device is None:
+        return Decoder(config).eval()
+    with torch.device(device):
+        return Decoder(config).eval()
