@@ -1,0 +1,642 @@
+"""The corrected block below torchsummary's table, and the figures the result carries.
+
+Every expected number is worked out by hand in a comment next to it.
+Unless a test says otherwise the table uses torchsummary 1.5.1's layout ("pypi"), in
+which the model itself gets no row, and the input batch is shown as -1.
+"""
+import io
+from contextlib import redirect_stdout
+
+import pytest
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from torchsummary_plus import summary, summary_string
+
+BLOCK_TITLE = "Corrected by torchsummary_plus"
+# Words that start a line of torchsummary's own table.
+TABLE_STARTS = (
+    "Total params",
+    "Trainable params",
+    "Non-trainable params",
+    "Params size",
+    "Input size",
+    "Forward/backward",
+    "Estimated Total Size",
+    "Layer (type)",
+)
+
+
+def run(model, input_size, **kwargs):
+    """(text, result) of summary_string on the CPU, torchsummary 1.5.1's layout by default."""
+    kwargs.setdefault("layout", "pypi")
+    return summary_string(model, input_size, device="cpu", **kwargs)
+
+
+def block_of(text):
+    """The lines of the corrected block: from its title line to the end."""
+    lines = text.splitlines()
+    starts = [i for i, line in enumerate(lines) if line.startswith(BLOCK_TITLE)]
+    assert len(starts) == 1, text
+    return lines[starts[0]:]
+
+
+def footnotes_of(text):
+    return [line for line in block_of(text) if line.startswith("[")]
+
+
+def figure_line(text, label):
+    """The values on the block's line with this label."""
+    found = [line for line in block_of(text) if line.startswith(label + " ")]
+    assert len(found) == 1, (label, text)
+    return found[0][len(label):].split()
+
+
+def assert_counts(result, naive, unique, used, unique_trainable=None, used_trainable=None):
+    """Counts of the result; trainable counts default to 'everything trainable'."""
+    assert result.total_params == naive
+    assert result.unique_params == unique
+    assert result.used_params == used
+    assert result.unique_trainable_params == (unique if unique_trainable is None else unique_trainable)
+    assert result.used_trainable_params == (used if used_trainable is None else used_trainable)
+
+
+def conv3x3():
+    return nn.Conv2d(1, 1, kernel_size=3, stride=1, padding=1, bias=False)
+
+
+# --- the three seed cases, input (1, 64, 64) ------------------------------------------
+# Conv2d(1, 1, 3x3, no bias): 1*1*3*3 = 9 parameters.
+
+
+class SeedNoSharing(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = conv3x3()
+        self.conv2 = conv3x3()
+
+    def forward(self, x):
+        return self.conv2(self.conv1(x))
+
+
+class SeedSharing(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = conv3x3()
+
+    def forward(self, x):
+        return self.conv1(self.conv1(x))
+
+
+class SeedUnused(SeedSharing):
+    def __init__(self):
+        super().__init__()
+        self.conv2 = conv3x3()
+
+
+def test_seed_case1_no_sharing():
+    text, result = run(SeedNoSharing(), (1, 64, 64))
+    # two rows of 9: naive 18; two distinct tensors of 9: 18 counted once, both used
+    assert_counts(result, naive=18, unique=18, used=18)
+    assert result.shared_rows == {}
+    assert result.unused_modules == []
+    assert footnotes_of(text) == []
+    assert figure_line(text, "All parameters") == ["18", "18"]
+
+
+def test_seed_case2_one_conv_called_twice():
+    text, result = run(SeedSharing(), (1, 64, 64))
+    # rows Conv2d-1 and Conv2d-2 both show conv1's 9: naive 18, but one tensor of 9
+    assert_counts(result, naive=18, unique=9, used=9)
+    assert result.shared_rows == {"Conv2d-2": "Conv2d-1"}
+    assert result.unused_modules == []
+    assert footnotes_of(text) == [
+        "[1] Conv2d-2 repeats the parameters of Conv2d-1 (module conv1): 9 counted twice above"
+    ]
+
+
+def test_seed_case3_one_conv_twice_other_never():
+    text, result = run(SeedUnused(), (1, 64, 64))
+    # naive: conv1's 9 twice = 18; counted once: conv1 9 + conv2 9 = 18; used: conv1's 9
+    assert_counts(result, naive=18, unique=18, used=9)
+    assert result.unused_params == 9
+    assert result.shared_rows == {"Conv2d-2": "Conv2d-1"}
+    assert result.unused_modules == ["conv2"]
+    assert footnotes_of(text) == [
+        "[1] Conv2d-2 repeats the parameters of Conv2d-1 (module conv1): 9 counted twice above",
+        "[2] Never used in this pass: conv2 (9)",
+    ]
+
+
+def test_exact_block_of_seed_case3():
+    text, _ = run(SeedUnused(), (1, 64, 64))
+    # Layout: label left-justified to 36 characters, then up to two values right-justified
+    # to 14 characters each: 64 in all (the table's width) with two values, 50 with one.
+    # Parameters: 18 float32 = 72 bytes -> 0.00 MB; used 9 -> 36 bytes -> 0.00 MB.
+    # Input: one sample (batch -1) of 1*64*64 float32 = 16384 bytes = 0.015625 MB -> 0.02.
+    expected = [
+        "Corrected by torchsummary_plus        counted once  used in pass",
+        "----------------------------------------------------------------",
+        "All parameters                                  18             9",
+        "  trainable                                     18             9",
+        "  non-trainable                                  0             0",
+        "  their size (MB, real dtypes)                0.00          0.00",
+        "Unused parameters                                9",
+        "Inputs (MB, real dtypes)                      0.02",
+        "----------------------------------------------------------------",
+        "[1] Conv2d-2 repeats the parameters of Conv2d-1 (module conv1): 9 counted twice above",
+        "[2] Never used in this pass: conv2 (9)",
+        "----------------------------------------------------------------",
+    ]
+    assert [len(line) for line in expected[:9]] == [64] * 6 + [50, 50, 64]
+    assert text.endswith("\n")
+    assert block_of(text) == expected
+
+
+def test_block_without_sharing_or_unused_has_no_footnotes():
+    text, _ = run(SeedNoSharing(), (1, 64, 64))
+    # 18 float32 = 72 bytes -> 0.00 MB; input as in case 3 -> 0.02
+    assert block_of(text) == [
+        "Corrected by torchsummary_plus        counted once  used in pass",
+        "----------------------------------------------------------------",
+        "All parameters                                  18            18",
+        "  trainable                                     18            18",
+        "  non-trainable                                  0             0",
+        "  their size (MB, real dtypes)                0.00          0.00",
+        "Unused parameters                                0",
+        "Inputs (MB, real dtypes)                      0.02",
+        "----------------------------------------------------------------",
+    ]
+
+
+# --- shared parameters across modules and calls -----------------------------------------
+
+
+class TiedLM(nn.Module):
+    """Embedding(10, 4) and an output Linear(4, 10) holding the same weight tensor."""
+
+    def __init__(self):
+        super().__init__()
+        self.embed = nn.Embedding(10, 4)
+        self.out = nn.Linear(4, 10)
+        self.out.weight = self.embed.weight
+
+    def forward(self, tokens):
+        return self.out(self.embed(tokens))
+
+
+def test_tied_weights_across_two_modules():
+    text, result = run(TiedLM(), (6,), dtypes=[torch.long])
+    # Embedding-1: weight 10*4 = 40; Linear-2: the same weight 40 + bias 10 = 50.
+    # naive 40 + 50 = 90; counted once 40 + 10 = 50; all used.
+    assert_counts(result, naive=90, unique=50, used=50)
+    assert result.shared_rows == {"Linear-2": "Embedding-1"}
+    assert footnotes_of(text) == [
+        "[1] Linear-2 repeats the parameters of Embedding-1 (module out): 40 counted twice above"
+    ]
+    assert [row.shared_with for row in result.rows] == [None, "Embedding-1"]
+
+
+class LoopedLinear(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+
+    def forward(self, x):
+        for _ in range(3):
+            x = self.fc(x)
+        return x
+
+
+def test_layer_applied_in_a_loop():
+    text, result = run(LoopedLinear(), (4,))
+    # Linear(4, 4): 4*4 + 4 = 20, shown on 3 rows: naive 60, counted once 20
+    assert_counts(result, naive=60, unique=20, used=20)
+    assert [row.name for row in result.rows] == ["Linear-1", "Linear-2", "Linear-3"]
+    assert result.shared_rows == {"Linear-2": "Linear-1", "Linear-3": "Linear-1"}
+    assert footnotes_of(text) == [
+        "[1] Linear-2 repeats the parameters of Linear-1 (module fc): 20 counted twice above",
+        "[2] Linear-3 repeats the parameters of Linear-1 (module fc): 20 counted twice above",
+    ]
+
+
+class Gain(nn.Module):
+    """A custom module with one direct parameter not named weight or bias."""
+
+    def __init__(self, size):
+        super().__init__()
+        self.gain = nn.Parameter(torch.ones(size))
+
+    def forward(self, x):
+        return x * self.gain
+
+
+class GainTwice(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.scale = Gain(5)
+
+    def forward(self, x):
+        return self.scale(self.scale(x))
+
+
+def test_direct_parameter_of_custom_module_called_twice():
+    text, result = run(GainTwice(), (5,))
+    # torchsummary counts only `weight`/`bias`: 0 on both rows. One tensor of 5, used.
+    assert_counts(result, naive=0, unique=5, used=5)
+    assert [row.params for row in result.rows] == [0, 0]
+    assert result.shared_rows == {"Gain-2": "Gain-1"}
+    assert footnotes_of(text) == [
+        "[1] Gain-2 repeats the parameters of Gain-1 (module scale): 0 counted twice above"
+    ]
+
+
+class Nested(nn.Module):
+    """Shared module deeper in the tree: the footnote names its qualified name."""
+
+    def __init__(self):
+        super().__init__()
+        self.encoder = nn.Module()
+        self.encoder.layers = nn.ModuleList([nn.Module()])
+        self.encoder.layers[0].conv1 = conv3x3()
+
+    def forward(self, x):
+        conv = self.encoder.layers[0].conv1
+        return conv(conv(x))
+
+
+def test_footnote_names_the_qualified_module_name():
+    text, result = run(Nested(), (1, 8, 8))
+    # conv3x3 twice: naive 9 + 9 = 18, one tensor of 9
+    assert_counts(result, naive=18, unique=9, used=9)
+    assert [row.module for row in result.rows] == ["encoder.layers.0.conv1"] * 2
+    assert footnotes_of(text) == [
+        "[1] Conv2d-2 repeats the parameters of Conv2d-1 "
+        "(module encoder.layers.0.conv1): 9 counted twice above"
+    ]
+
+
+# --- recurrent and attention modules of torch.nn ------------------------------------------
+
+
+class FirstOutput(nn.Module):
+    """Runs a module returning a tuple and returns its first item, a tensor."""
+
+    def __init__(self, inner):
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x):
+        return self.inner(x)[0]
+
+
+@pytest.mark.parametrize(
+    "rnn, gates",
+    [(nn.LSTM(8, 16, batch_first=True), 4), (nn.GRU(8, 16, batch_first=True), 3)],
+    ids=["LSTM", "GRU"],
+)
+def test_recurrent_parameters_are_counted(rnn, gates):
+    _, result = run(FirstOutput(rnn), (5, 8))
+    # per gate: weight_ih 16*8 + weight_hh 16*16 + bias_ih 16 + bias_hh 16
+    #   = 16*(8+16) + 2*16 = 384 + 32 = 416; LSTM 4*416 = 1664, GRU 3*416 = 1248.
+    # torchsummary finds no `weight`/`bias` attribute on them: naive 0.
+    expected = gates * (16 * (8 + 16) + 2 * 16)
+    assert expected == {4: 1664, 3: 1248}[gates]
+    assert_counts(result, naive=0, unique=expected, used=expected)
+
+
+class SelfAttention(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.attn = nn.MultiheadAttention(8, 2, batch_first=True)
+
+    def forward(self, x):
+        return self.attn(x, x, x)[0]
+
+
+def test_multihead_attention_counts_out_proj_without_its_call():
+    _, result = run(SelfAttention(), (5, 8))
+    # in_proj_weight 3*8*8 = 192, in_proj_bias 3*8 = 24, out_proj 8*8 + 8 = 72: 288.
+    # out_proj is read by the attention, never called: it has no row and is still used.
+    assert_counts(result, naive=0, unique=288, used=288)
+    assert [row.name for row in result.rows] == ["MultiheadAttention-1"]
+    assert result.unused_modules == []
+
+
+def test_transformer_encoder_two_layers_in_train_mode():
+    layer = nn.TransformerEncoderLayer(d_model=8, nhead=2, dim_feedforward=16, batch_first=True)
+    model = nn.TransformerEncoder(layer, num_layers=2, enable_nested_tensor=False)
+    model.train()
+    _, result = run(model, (5, 8))
+    # One layer: self_attn 288 (as above), linear1 8*16 + 16 = 144, linear2 16*8 + 8 = 136,
+    # norm1 8 + 8 = 16, norm2 16: 600. Two layers (copies): 1200.
+    # torchsummary counts the Linear and LayerNorm rows only: 144 + 136 + 16 + 16 = 312 each.
+    assert_counts(result, naive=624, unique=1200, used=1200)
+    assert result.shared_rows == {}
+    assert result.unused_modules == []
+    assert model.training  # the summary leaves the mode as it was
+
+
+# --- parameters used outside a submodule call, frozen and trainable ----------------------
+
+
+class FunctionalRoot(nn.Module):
+    """Parameters of the model itself, used through functional calls in its forward."""
+
+    def __init__(self):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(3, 5))
+        self.bias = nn.Parameter(torch.randn(3))
+        self.proj = nn.Parameter(torch.randn(3, 2), requires_grad=False)
+
+    def forward(self, x):
+        return F.linear(x, self.weight, self.bias) @ self.proj
+
+
+def test_parameters_used_by_functional_calls_in_the_root():
+    text, result = run(FunctionalRoot(), (5,))
+    # weight 3*5 = 15, bias 3, proj (frozen) 3*2 = 6: 24 counted once, all used;
+    # trainable 15 + 3 = 18. No rows in this layout: naive 0.
+    assert_counts(result, naive=0, unique=24, used=24, unique_trainable=18, used_trainable=18)
+    assert figure_line(text, "  non-trainable") == ["6", "6"]
+    assert footnotes_of(text) == []
+
+
+def test_functional_root_in_master_layout_gets_a_row():
+    _, result = run(FunctionalRoot(), (5,), layout="master")
+    # The master hooks the model itself: its `weight` 15 + `bias` 3 = 18 (proj not seen).
+    assert_counts(result, naive=18, unique=24, used=24, unique_trainable=18, used_trainable=18)
+    assert [row.name for row in result.rows] == ["FunctionalRoot-1"]
+
+
+class ReadsChildWeight(nn.Module):
+    """The parent uses a child's weight directly and never calls the child."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 3)
+
+    def forward(self, x):
+        return F.linear(x, self.fc.weight)
+
+
+def test_child_weight_used_by_parent_bias_left_unused():
+    text, result = run(ReadsChildWeight(), (4,))
+    # fc: weight 4*3 = 12 used by the parent, bias 3 never used; fc has no row.
+    assert_counts(result, naive=0, unique=15, used=12)
+    assert result.unused_modules == ["fc"]
+    assert footnotes_of(text) == ["[1] Never used in this pass: fc (3)"]
+
+
+def test_frozen_weight_with_trainable_bias():
+    model = nn.Sequential(nn.Linear(3, 2))
+    model[0].weight.requires_grad_(False)
+    text, result = run(model, (3,))
+    # weight 3*2 = 6 frozen, bias 2 trainable: 8 in all.
+    # torchsummary decides a row's trainability by its weight alone: trainable 0.
+    assert result.trainable_params == 0
+    assert_counts(result, naive=8, unique=8, used=8, unique_trainable=2, used_trainable=2)
+    assert figure_line(text, "  trainable") == ["2", "2"]
+    assert figure_line(text, "  non-trainable") == ["6", "6"]
+
+
+class ListsAndDicts(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.plist = nn.ParameterList(
+            [nn.Parameter(torch.ones(4)), nn.Parameter(torch.zeros(4)), nn.Parameter(torch.ones(5))]
+        )
+        self.pdict = nn.ParameterDict(
+            {"w": nn.Parameter(torch.ones(4, 3)), "b": nn.Parameter(torch.zeros(3))}
+        )
+
+    def forward(self, x):
+        h = x * self.plist[0] + self.plist[1]
+        return h @ self.pdict["w"] + self.pdict["b"]
+
+
+def test_parameter_list_and_dict_with_one_entry_unused():
+    text, result = run(ListsAndDicts(), (4,))
+    # plist 4 + 4 + 5, pdict 4*3 + 3: 28 counted once; plist[2] (5) never used: 23 used.
+    assert_counts(result, naive=0, unique=28, used=23)
+    assert result.unused_params == 5
+    assert result.unused_modules == ["plist"]
+    assert footnotes_of(text) == ["[1] Never used in this pass: plist (5)"]
+
+
+# --- parameters that took no part in this pass -----------------------------------------
+
+
+class Branch(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.small = nn.Linear(4, 2)
+        self.big = nn.Linear(4, 3)
+
+    def forward(self, x):
+        if x.shape[-1] == 4:
+            return self.small(x)
+        return self.big(x)
+
+
+def test_branch_skipping_a_layer():
+    text, result = run(Branch(), (4,))
+    # small 4*2 + 2 = 10 runs; big 4*3 + 3 = 15 does not: 25 counted once, 10 used.
+    assert_counts(result, naive=10, unique=25, used=10)
+    assert result.unused_modules == ["big"]
+    assert figure_line(text, "Unused parameters") == ["15"]
+    assert footnotes_of(text) == ["[1] Never used in this pass: big (15)"]
+
+
+class ShapeCheck(nn.Module):
+    """Looks at its parameter's metadata only."""
+
+    def __init__(self, size):
+        super().__init__()
+        self.w = nn.Parameter(torch.ones(size))
+
+    def forward(self, x):
+        fits = (
+            self.w.shape[0] == x.shape[-1]
+            and self.w.size(0) == len(self.w) == self.w.numel()
+            and self.w.dim() == self.w.ndim == 1
+            and self.w.dtype == x.dtype
+            and self.w.device == x.device
+            and self.w.requires_grad
+        )
+        if not fits:
+            raise ValueError("unexpected input")
+        return x
+
+
+class Inspected(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.check = ShapeCheck(4)
+        self.fc = nn.Linear(4, 2)
+
+    def forward(self, x):
+        return self.fc(self.check(x))
+
+
+def test_parameter_only_inspected_is_unused():
+    text, result = run(Inspected(), (4,))
+    # check.w 4 only inspected; fc 4*2 + 2 = 10 used: 14 counted once, 10 used.
+    assert_counts(result, naive=10, unique=14, used=10)
+    assert result.unused_modules == ["check"]
+    assert footnotes_of(text) == ["[1] Never used in this pass: check (4)"]
+
+
+class ReadsAttribute(nn.Module):
+    def __init__(self, attribute):
+        super().__init__()
+        self.w = nn.Parameter(torch.ones(4))
+        self.attribute = attribute
+
+    def forward(self, x):
+        getattr(self.w, self.attribute)
+        return x * 2.0
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="_watch._INSPECTIONS lacks Tensor.is_cpu, nbytes and itemsize: reading them "
+    "marks the parameter as used",
+)
+@pytest.mark.parametrize("attribute", ["is_cpu", "nbytes", "itemsize"])
+def test_metadata_attributes_are_not_a_use(attribute):
+    _, result = run(ReadsAttribute(attribute), (4,))
+    # w (4) is only looked at: 4 counted once, 0 used
+    assert_counts(result, naive=0, unique=4, used=0)
+
+
+# --- memory at real dtypes ----------------------------------------------------------------
+
+
+def test_half_model_takes_two_bytes_a_number():
+    model = nn.Sequential(nn.Linear(1024, 1024, bias=False)).half()
+    text, result = run(model, (1024,), dtypes=[torch.float16])
+    # 1024*1024 = 1048576 numbers * 2 bytes = 2097152 bytes = 2.00 MB
+    assert result.unique_params_bytes == 2097152
+    assert result.used_params_bytes == 2097152
+    assert figure_line(text, "  their size (MB, real dtypes)") == ["2.00", "2.00"]
+    # torchsummary assumes 4 bytes: 1048576*4 / 1024**2 = 4.00
+    assert "Params size (MB): 4.00" in text.splitlines()
+    # input: one sample of 1024 halves = 2048 bytes
+    assert result.input_bytes == 2048
+
+
+class HalfAndDouble(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(1024, 1024, bias=False).half()
+        self.spare = nn.Linear(512, 512, bias=False).double()
+
+    def forward(self, x):
+        return self.fc(x)
+
+
+def test_used_and_unique_bytes_at_mixed_dtypes():
+    text, result = run(HalfAndDouble(), (1024,), dtypes=[torch.float16])
+    # fc 1048576 halves = 2097152 bytes (used); spare 512*512 = 262144 doubles =
+    # 2097152 bytes (unused). Counted once 4194304 bytes = 4.00 MB, used 2.00 MB.
+    assert result.unique_params_bytes == 4194304
+    assert result.used_params_bytes == 2097152
+    assert figure_line(text, "  their size (MB, real dtypes)") == ["4.00", "2.00"]
+    assert result.unused_modules == ["spare"]
+
+
+class TwoInputs(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(512, 1)
+
+    def forward(self, a, b):
+        return self.fc(a.float()) + b.float().mean()
+
+
+def test_input_size_of_several_inputs_at_their_dtypes():
+    text, result = run(
+        TwoInputs(), [(512, 512), (512, 256)], batch_size=2, dtypes=[torch.float16, torch.int64]
+    )
+    # a: 2*512*512 halves * 2 bytes = 1048576; b: 2*512*256 int64 * 8 bytes = 2097152.
+    # 3145728 bytes = 3.00 MB.
+    assert result.input_bytes == 3145728
+    assert figure_line(text, "Inputs (MB, real dtypes)") == ["3.00"]
+    # torchsummary multiplies all dimensions and the batch, at 4 bytes:
+    # 512*512*512*256 * 2 * 4 / 1024**2 = 2**35 * 2**3 / 2**20 = 2**18 = 262144.00
+    assert "Input size (MB): 262144.00" in text.splitlines()
+
+
+# --- the result and the two entry points --------------------------------------------------
+
+
+def test_result_attributes_are_python_ints():
+    _, result = run(SeedUnused(), (1, 64, 64))
+    for name in (
+        "total_params",
+        "trainable_params",
+        "unique_params",
+        "unique_trainable_params",
+        "used_params",
+        "used_trainable_params",
+    ):
+        assert type(getattr(result, name)) is int, name
+
+
+def test_rows_records():
+    _, result = run(SeedUnused(), (1, 64, 64))
+    described = [
+        (row.name, row.module, row.output_shape, row.params, row.shared_with)
+        for row in result.rows
+    ]
+    # conv1 twice, 9 parameters each, output one 64x64 channel
+    assert described == [
+        ("Conv2d-1", "conv1", [-1, 1, 64, 64], 9, None),
+        ("Conv2d-2", "conv1", [-1, 1, 64, 64], 9, "Conv2d-1"),
+    ]
+
+
+def printed(model, input_size, **kwargs):
+    out = io.StringIO()
+    with redirect_stdout(out):
+        result = summary(model, input_size, device="cpu", **kwargs)
+    return out.getvalue(), result
+
+
+def test_summary_prints_the_block_summary_string_returns():
+    shown, _ = printed(SeedUnused(), (1, 64, 64))
+    text, _ = run(SeedUnused(), (1, 64, 64))
+    assert block_of(shown) == block_of(text)
+    assert shown == text
+
+
+def test_plus_false_leaves_the_block_out():
+    shown, result = printed(SeedUnused(), (1, 64, 64), plus=False)
+    text, _ = run(SeedUnused(), (1, 64, 64), plus=False)
+    assert BLOCK_TITLE not in shown
+    assert BLOCK_TITLE not in text
+    assert shown.rstrip("\n").endswith("Estimated Total Size (MB): 0.08\n" + "-" * 64)
+    # the figures are still computed: conv1 + conv2 = 18 counted once, 9 used
+    assert (result.unique_params, result.used_params) == (18, 9)
+
+
+MODELS_FOR_PREFIX_CHECK = [
+    (SeedUnused, (1, 64, 64), {}),
+    (LoopedLinear, (4,), {}),
+    (TiedLM, (6,), {"dtypes": [torch.long]}),
+    (Branch, (4,), {"layout": "master"}),
+    (HalfAndDouble, (1024,), {"dtypes": [torch.float16]}),
+]
+
+
+@pytest.mark.parametrize("make, size, kwargs", MODELS_FOR_PREFIX_CHECK)
+def test_no_block_line_starts_like_a_table_line(make, size, kwargs):
+    text, _ = run(make(), size, **kwargs)
+    block = block_of(text)
+    assert [line for line in block if line.startswith(TABLE_STARTS)] == []
+    # each table line is still there exactly once
+    table = text.splitlines()[: len(text.splitlines()) - len(block)]
+    for start in TABLE_STARTS:
+        assert len([line for line in table if line.lstrip().startswith(start)]) == 1, start
