@@ -50,6 +50,12 @@ def tensor_bytes(tensor: torch.Tensor) -> bytes:
     return flat.view(torch.uint8).numpy().tobytes()
 
 
+def _tensor_record(tensor: torch.Tensor) -> tuple:
+    if isinstance(tensor, nn.parameter.UninitializedTensorMixin):  # lazy modules
+        return ("uninitialized", type(tensor).__name__)
+    return (tensor.dtype, tuple(tensor.shape), tensor_bytes(tensor))
+
+
 def _hooks_of(obj: Any, names: tuple[str, ...]) -> dict[str, tuple]:
     found = {}
     for name in names:
@@ -63,9 +69,10 @@ def _hooks_of(obj: Any, names: tuple[str, ...]) -> dict[str, tuple]:
 class ModelState:
     state: dict[str, tuple[torch.dtype, tuple[int, ...], bytes]]
     tensor_ids: dict[str, int]
+    classes: dict[str, type]
     training: dict[str, bool]
     requires_grad: dict[str, bool]
-    grads: dict[str, int | None]
+    grads: dict[str, tuple[int, bytes] | None]  # the .grad object and its values
     hooks: dict[str, dict[str, tuple]]
     global_hooks: dict[str, tuple]
     rng: bytes
@@ -76,12 +83,13 @@ class ModelState:
     def of(cls, model: nn.Module) -> "ModelState":
         state = model.state_dict(keep_vars=True)
         return cls(
-            state={k: (v.dtype, tuple(v.shape), tensor_bytes(v)) for k, v in state.items()},
+            state={k: _tensor_record(v) for k, v in state.items()},
             tensor_ids={k: id(v) for k, v in state.items()},
+            classes={name: type(m) for name, m in model.named_modules()},
             training={name: m.training for name, m in model.named_modules()},
             requires_grad={name: p.requires_grad for name, p in model.named_parameters()},
             grads={
-                name: None if p.grad is None else id(p.grad)
+                name: None if p.grad is None else (id(p.grad), tensor_bytes(p.grad))
                 for name, p in model.named_parameters()
             },
             hooks={name: _hooks_of(m, HOOK_DICTS) for name, m in model.named_modules()},
