@@ -56,3 +56,36 @@ def check_golden(name: str, text: str) -> None:
     if updating_golden():
         path.write_text(text)
     assert text == path.read_text()
+
+
+def side_by_side(
+    make: Callable[[], Any],
+    input_size: Any,
+    batch_size: int = -1,
+    plus_dtypes: Any = None,
+) -> tuple[str, str, str]:
+    """torchsummary 1.5.1's text, then torchsummary_plus's with plus=False and plus=True.
+
+    Each call gets a freshly built model (torch seeded before construction) and the global
+    RNG seeded the same way, so nothing one call does can change what another sees.
+    """
+    import torchsummary
+
+    import torchsummary_plus
+
+    def fresh() -> Any:
+        torch.manual_seed(0)
+        return make()
+
+    theirs, _ = printed(lambda: torchsummary.summary(fresh(), input_size, batch_size, device="cpu"))
+    ours, _ = printed(
+        lambda: torchsummary_plus.summary(
+            fresh(), input_size, batch_size, device="cpu", dtypes=plus_dtypes, plus=False
+        )
+    )
+    ours_plus, _ = printed(
+        lambda: torchsummary_plus.summary(
+            fresh(), input_size, batch_size, device="cpu", dtypes=plus_dtypes
+        )
+    )
+    return theirs, ours, ours_plus
