@@ -49,9 +49,11 @@ def summary(
     *,
     layout: str = "pypi",
     plus: bool = True,
+    compare: bool = False,
 ) -> SummaryResult:
     """Print torchsummary's table for ``model`` (byte for byte), then the corrected figures.
 
+    ``compare=True`` adds the comparison table (see ``compare``), from the same pass.
     Returns the pair ``(total_params, trainable_params)`` with every figure as an attribute.
     """
     spec = check_call(model, input_size, batch_size, device, dtypes, layout)
@@ -61,6 +63,10 @@ def summary(
         write(line + "\n")
     if layout == "master":
         write("\n")  # the master prints its string, which already ends with a newline
+    if compare:
+        from ._compare import print_comparison  # imported here: _compare imports this module
+
+        print_comparison(model, spec, result)
     return result
 
 
