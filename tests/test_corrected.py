@@ -5,6 +5,7 @@ Unless a test says otherwise the table uses torchsummary 1.5.1's layout ("pypi")
 which the model itself gets no row, and the input batch is shown as -1.
 """
 import io
+import warnings
 from contextlib import redirect_stdout
 
 import pytest
@@ -509,6 +510,124 @@ def test_metadata_attributes_are_not_a_use(attribute):
     _, result = run(ReadsAttribute(attribute), (4,))
     # w (4) is only looked at: 4 counted once, 0 used
     assert_counts(result, naive=0, unique=4, used=0)
+
+
+class RootInspects(nn.Module):
+    """The model's own parameter, looked at and never computed with."""
+
+    def __init__(self):
+        super().__init__()
+        self.w = nn.Parameter(torch.ones(4))
+        self.fc = nn.Linear(4, 2)
+
+    def forward(self, x):
+        assert self.w.shape == x.shape[1:]
+        return self.fc(x)
+
+
+def test_unused_parameter_of_the_model_itself():
+    text, result = run(RootInspects(), (4,))
+    # w 4 unused, fc 4*2 + 2 = 10 used
+    assert_counts(result, naive=10, unique=14, used=10)
+    assert result.unused_modules == [""]
+    assert footnotes_of(text) == ["[1] Never used in this pass: (model) (4)"]
+
+
+class MultiplyFunction(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, w):
+        return x * w
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad, grad
+
+
+class CustomAutograd(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.w = nn.Parameter(torch.ones(4))
+
+    def forward(self, x):
+        return MultiplyFunction.apply(x, self.w)
+
+
+def test_parameter_used_in_a_custom_autograd_function():
+    _, result = run(CustomAutograd(), (4,))
+    # w (4) is multiplied inside the Function's forward
+    assert_counts(result, naive=0, unique=4, used=4)
+
+
+class LearnedQuery(nn.Module):
+    """A parameter handed straight to a torch.nn module as its input."""
+
+    def __init__(self):
+        super().__init__()
+        self.query = nn.Parameter(torch.randn(1, 4))
+        self.fc = nn.Linear(4, 2)
+
+    def forward(self, x):
+        return self.fc(self.query) + x.sum()
+
+
+class QueryIntoAttention(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.queries = nn.Parameter(torch.randn(2, 3, 8))
+        self.attn = nn.MultiheadAttention(8, 2, batch_first=True)
+
+    def forward(self, x):
+        return self.attn(query=self.queries, key=x, value=x)[0]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="WatchSwitch.enter pauses the watch without noting the module's arguments: a "
+    "parameter passed as input to a torch.nn module is reported unused",
+)
+@pytest.mark.parametrize(
+    "make, size, unique",
+    [
+        # query 1*4 = 4, fc 4*2 + 2 = 10: 14
+        (LearnedQuery, (4,), 14),
+        # queries 2*3*8 = 48, attention 288 (in_proj 192 + 24, out_proj 64 + 8): 336
+        (QueryIntoAttention, (3, 8), 336),
+    ],
+    ids=["Linear", "MultiheadAttention-keyword"],
+)
+def test_parameter_passed_into_a_torch_nn_module_is_used(make, size, unique):
+    _, result = run(make(), size)
+    assert result.unique_params == unique
+    assert result.used_params == unique
+    assert result.unused_modules == []
+
+
+def scale(x, w):
+    return x * w
+
+
+class CallsScriptedFunction(nn.Module):
+    def __init__(self, function):
+        super().__init__()
+        self.w = nn.Parameter(torch.ones(4))
+        self.function = function
+
+    def forward(self, x):
+        return self.function(x, self.w)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a TorchScript function does not consult TorchFunctionMode, so the watch never "
+    "sees the parameters passed to it",
+)
+def test_parameter_passed_to_a_scripted_function_is_used():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # torch.jit.script is deprecated
+        scripted = torch.jit.script(scale)
+    _, result = run(CallsScriptedFunction(scripted), (4,))
+    # w (4) is multiplied inside the scripted function
+    assert_counts(result, naive=0, unique=4, used=4)
 
 
 # --- memory at real dtypes ----------------------------------------------------------------
