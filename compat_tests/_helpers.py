@@ -89,3 +89,34 @@ def side_by_side(
         )
     )
     return theirs, ours, ours_plus
+
+
+def torchsummary_table(
+    rows: list[tuple[str, str, str]],
+    total: str,
+    trainable: str,
+    non_trainable: str,
+    sizes_mb: tuple[str, str, str, str],
+) -> str:
+    """A table laid out as torchsummary 1.5.1 prints it, from hand-written cells.
+
+    rows: (layer, output shape, params) cells; sizes_mb: input, forward/backward, params
+    and total, already formatted with two decimals.
+    """
+    rule, double = "-" * 64, "=" * 64
+    cell = "{:>20}  {:>25} {:>15}"
+    lines = [rule, cell.format("Layer (type)", "Output Shape", "Param #"), double]
+    lines += [cell.format(*row) for row in rows]
+    lines += [
+        double,
+        f"Total params: {total}",
+        f"Trainable params: {trainable}",
+        f"Non-trainable params: {non_trainable}",
+        rule,
+        f"Input size (MB): {sizes_mb[0]}",
+        f"Forward/backward pass size (MB): {sizes_mb[1]}",
+        f"Params size (MB): {sizes_mb[2]}",
+        f"Estimated Total Size (MB): {sizes_mb[3]}",
+        rule,
+    ]
+    return "".join(line + "\n" for line in lines)
