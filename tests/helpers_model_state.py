@@ -143,7 +143,13 @@ def table_rows(text: str) -> list[tuple[str, str, str]]:
     lines = text.splitlines()
     start = lines.index("=" * 64) + 1
     end = lines.index("=" * 64, start)
-    return [(line[:20].strip(), line[22:47].strip(), line[48:].strip()) for line in lines[start:end]]
+    rows = []
+    for line in lines[start:end]:
+        # the name and the count hold no spaces; a wide cell pushes the columns right
+        name, rest = line.split(None, 1)
+        shape, params = rest.rsplit(None, 1)
+        rows.append((name, shape.strip(), params))
+    return rows
 
 
 def row_names(text: str) -> list[str]:
