@@ -199,6 +199,55 @@ def test_tied_weights_across_two_modules():
     assert [row.shared_with for row in result.rows] == [None, "Embedding-1"]
 
 
+class Table(nn.Module):
+    """Holds a tensor under a name torchsummary does not count."""
+
+    def __init__(self):
+        super().__init__()
+        self.table = nn.Parameter(torch.randn(10, 4))
+
+    def forward(self, x):
+        return x @ self.table
+
+
+class TiedToTable(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.first = Table()
+        self.out = nn.Linear(4, 10)
+        self.out.weight = self.first.table
+
+    def forward(self, x):
+        return self.out(self.first(x))
+
+
+def test_repeat_of_a_tensor_the_naive_totals_had_not_counted():
+    text, result = run(TiedToTable(), (10,))
+    # Table-1: table 10*4 = 40, but torchsummary counts 0 there; Linear(4, 10)-2: the same
+    # 40 as weight + bias 10 = 50. naive 0 + 50 = 50; counted once 40 + 10 = 50.
+    assert_counts(result, naive=50, unique=50, used=50)
+    assert result.shared_rows == {"Linear-2": "Table-1"}
+    # the naive totals counted the table once only (on Linear-2): nothing twice
+    assert footnotes_of(text) == [
+        "[1] Linear-2 repeats the parameters of Table-1 (module out): 0 counted twice above"
+    ]
+
+
+class TiedOutputOnly(TiedLM):
+    """The embedding is never called; its weight is still used through the output layer."""
+
+    def forward(self, x):
+        return self.out(x)
+
+
+def test_tied_weight_used_through_the_other_module():
+    text, result = run(TiedOutputOnly(), (4,))
+    # Linear(4, 10): weight 40 (the embedding's) + bias 10; one row, nothing unused
+    assert_counts(result, naive=50, unique=50, used=50)
+    assert result.unused_modules == []
+    assert footnotes_of(text) == []
+
+
 class LoopedLinear(nn.Module):
     def __init__(self):
         super().__init__()
