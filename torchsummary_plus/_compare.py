@@ -17,7 +17,6 @@ import contextlib
 import importlib.metadata
 import inspect
 import io
-import warnings
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Sequence
 
@@ -28,7 +27,6 @@ from tabulate import tabulate, tabulate_formats
 from ._arguments import CallSpec, check_call
 from ._figures import MB, LegacyFigures
 from ._render import legacy_table
-from ._restore import ModelSnapshot
 from ._result import SummaryResult
 from .api import Device, InputSize, _summarize
 
@@ -201,27 +199,30 @@ def comparison_table(model: nn.Module, result: SummaryResult, tablefmt: str = "s
 def _model_kept(model: nn.Module) -> Iterator[None]:
     """Undo what another package's summary may do to the model and the random state.
 
-    Parameter values, buffers (BatchNorm statistics), modes, gradients and the random state
-    come back; forward hooks it left behind (torchsummary leaves them when the pass raises)
-    are removed.
+    Parameters and buffers (BatchNorm statistics included), training flags and the random
+    state come back; forward hooks it left behind (torchsummary leaves them when the pass
+    raises) are removed. Tensors that did not change are not written.
     """
-    params = list(dict.fromkeys(model.parameters()))
-    saved = [(p, p._version, p.detach().clone()) for p in params]
+    saved = [(t, t.detach().clone()) for t in model.state_dict(keep_vars=True).values()]
+    modes = [(m, m.training) for m in model.modules()]
     hooks = [(m, set(m._forward_hooks)) for m in model.modules()]
-    snapshot = ModelSnapshot(model)
+    cpu_rng = torch.get_rng_state()
+    cuda_rng = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None
     try:
         yield
     finally:
         for module, keys in hooks:
             for key in [k for k in module._forward_hooks if k not in keys]:
                 del module._forward_hooks[key]
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # it warns of changed parameters: restored below
-            snapshot.restore()
         with torch.no_grad():
-            for param, version, value in saved:
-                if param._version != version:
-                    param.copy_(value)
+            for tensor, value in saved:
+                if not torch.equal(tensor, value):
+                    tensor.copy_(value)
+        for module, training in modes:
+            module.training = training
+        torch.set_rng_state(cpu_rng)
+        if cuda_rng is not None:
+            torch.cuda.set_rng_state_all(cuda_rng)
 
 
 def _legacy_text(result: SummaryResult) -> str:

@@ -178,14 +178,14 @@ def load_model(target: str) -> nn.Module:
     if isinstance(value, nn.Module):
         return value
     if not callable(value):
-        raise UsageError(f"{name!r} is a {type(value).__name__}, not an nn.Module subclass "
+        raise UsageError(f"{name!r} is of type {type(value).__name__}, not an nn.Module subclass "
                          "or a callable returning a module")
     try:
         model = value()
     except Exception as error:
         raise UserCodeError(f"building {name}() failed: {type(error).__name__}: {error}") from error
     if not isinstance(model, nn.Module):
-        raise UsageError(f"{name}() returned a {type(model).__name__}, not an nn.Module")
+        raise UsageError(f"{name}() returned an object of type {type(model).__name__}, not an nn.Module")
     return model
 
 
