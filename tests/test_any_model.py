@@ -268,6 +268,7 @@ class WithScripted(nn.Module):
         return self.post(self.enc(self.pre(x)))
 
 
+@pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated")
 def test_scripted_submodule_gets_no_row_and_a_footnote():
     text, result = plus_text(WithScripted(), (4,))
     assert table_rows(text) == [("Linear-1", "[-1, 6]", "30"), ("Linear-2", "[-1, 2]", "14")]
@@ -277,6 +278,7 @@ def test_scripted_submodule_gets_no_row_and_a_footnote():
     assert result.untraced_modules == ["enc"]
 
 
+@pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated")
 def test_scripted_model_itself():
     model = torch.jit.script(nn.Sequential(nn.Linear(4, 3), nn.ReLU()))  # 4*3 + 3 = 15
     text, _ = plus_text(model, (4,))
