@@ -651,6 +651,30 @@ def test_parameter_passed_into_a_torch_nn_module_is_used(make, size, unique):
     assert result.unused_modules == []
 
 
+class ScaledByPreHook(nn.Module):
+    """A forward pre-hook of a torch.nn module multiplies its input by a parameter."""
+
+    def __init__(self):
+        super().__init__()
+        self.scale = nn.Parameter(torch.ones(4))
+        self.fc = nn.Linear(4, 2)
+        self.fc.register_forward_pre_hook(lambda module, args: (args[0] * self.scale,))
+
+    def forward(self, x):
+        return self.fc(x)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="WatchSwitch pauses the watch from a global forward pre-hook, which runs before "
+    "the module's own pre-hooks: what they compute goes unseen",
+)
+def test_parameter_used_in_a_forward_pre_hook_is_used():
+    _, result = run(ScaledByPreHook(), (4,))
+    # scale 4 multiplies the input; fc 4*2 + 2 = 10: 14 counted once, all used
+    assert_counts(result, naive=10, unique=14, used=14)
+
+
 def scale(x, w):
     return x * w
 
