@@ -5,7 +5,7 @@ import contextlib
 import io
 import os
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 import torch
 
@@ -58,16 +58,23 @@ def check_golden(name: str, text: str) -> None:
     assert text == path.read_text()
 
 
+class Outputs(NamedTuple):
+    theirs: str  # torchsummary 1.5.1's stdout
+    ours: str  # torchsummary_plus.summary(..., plus=False) stdout
+    ours_plus: str  # the same with plus=True
+    ours_string: str  # summary_string(..., layout="pypi", plus=False) text
+
+
 def side_by_side(
     make: Callable[[], Any],
     input_size: Any,
     batch_size: int = -1,
     plus_dtypes: Any = None,
-) -> tuple[str, str, str]:
-    """torchsummary 1.5.1's text, then torchsummary_plus's with plus=False and plus=True.
+) -> Outputs:
+    """torchsummary 1.5.1's text beside torchsummary_plus's, each from a fresh model.
 
-    Each call gets a freshly built model (torch seeded before construction) and the global
-    RNG seeded the same way, so nothing one call does can change what another sees.
+    torch is seeded before each model is built, and the global RNG is seeded the same way
+    before each call, so nothing one call does can change what another sees.
     """
     import torchsummary
 
@@ -77,18 +84,21 @@ def side_by_side(
         torch.manual_seed(0)
         return make()
 
-    theirs, _ = printed(lambda: torchsummary.summary(fresh(), input_size, batch_size, device="cpu"))
+    args = (input_size, batch_size)
+    theirs, _ = printed(lambda: torchsummary.summary(fresh(), *args, device="cpu"))
     ours, _ = printed(
-        lambda: torchsummary_plus.summary(
-            fresh(), input_size, batch_size, device="cpu", dtypes=plus_dtypes, plus=False
-        )
+        lambda: torchsummary_plus.summary(fresh(), *args, device="cpu", dtypes=plus_dtypes, plus=False)
     )
     ours_plus, _ = printed(
-        lambda: torchsummary_plus.summary(
-            fresh(), input_size, batch_size, device="cpu", dtypes=plus_dtypes
+        lambda: torchsummary_plus.summary(fresh(), *args, device="cpu", dtypes=plus_dtypes)
+    )
+    silent, (text, _) = printed(
+        lambda: torchsummary_plus.summary_string(
+            fresh(), *args, device="cpu", dtypes=plus_dtypes, layout="pypi", plus=False
         )
     )
-    return theirs, ours, ours_plus
+    assert silent == ""  # summary_string prints nothing
+    return Outputs(theirs, ours, ours_plus, text)
 
 
 def torchsummary_table(

@@ -504,6 +504,82 @@ class BatchReshape(nn.Module):
         return self.fc(self.flat(x).view(1, -1))
 
 
+class TiedWeights(nn.Module):
+    """Two layers sharing one weight (own biases): torchsummary counts it in both rows."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.first = nn.Linear(8, 8)
+        self.second = nn.Linear(8, 8)
+        self.second.weight = self.first.weight
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.second(torch.relu(self.first(x)))
+
+
+class ResidualSequential(nn.Sequential):
+    """A Sequential subclass with its own forward: torchsummary never hooks Sequentials."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + super().forward(x)
+
+
+def sequential_subclass() -> nn.Module:
+    return nn.Sequential(
+        nn.Linear(6, 6), ResidualSequential(nn.Linear(6, 6), nn.ReLU(), nn.Linear(6, 6)), nn.Linear(6, 2)
+    )
+
+
+class UserHook(nn.Module):
+    """A hook of the user's own replaces the conv's output before the summary's hook sees it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(1, 2, 3)
+        self.fc = nn.Linear(2 * 6 * 6, 2)
+        self.conv.register_forward_hook(lambda module, args, output: output.flatten(1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.conv(x))
+
+
+class EmptyAndScalarTuples(nn.Module):
+    """() shows as [] and (scalar, scalar) as [[-1], [-1]]: np.prod gives 1 for both."""
+
+    class Nothing(nn.Module):
+        def forward(self, x: torch.Tensor) -> tuple[()]:
+            return ()
+
+    class Stats(nn.Module):
+        def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            return x.mean(), x.std()
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+        self.nothing = self.Nothing()
+        self.stats = self.Stats()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.fc(x)
+        self.nothing(y)
+        mean, std = self.stats(y)
+        return (y - mean) / std
+
+
+def affine_free_norms() -> nn.Module:
+    # weight and bias None, then a weight without a bias
+    return nn.Sequential(
+        nn.Linear(8, 8), nn.LayerNorm(8, elementwise_affine=False), nn.LayerNorm(8, bias=False),
+        nn.BatchNorm1d(8, affine=False),
+    )
+
+
+def spectral_normed() -> nn.Module:
+    """The old-style spectral_norm sets `weight` as a plain tensor before each call."""
+    return nn.Sequential(nn.utils.spectral_norm(nn.Linear(5, 7)), nn.ReLU(), nn.Linear(7, 1))
+
+
 CASES: list[LiveCase] = [
     LiveCase("small_cnn", small_cnn, (3, 16, 16)),
     LiveCase("small_cnn_batch16", small_cnn, (3, 16, 16), 16),
@@ -545,4 +621,11 @@ CASES: list[LiveCase] = [
     LiveCase("namedtuple_child", NamedTupleChild, (5,)),
     LiveCase("list_output", ListOutputParent, (3,)),
     LiveCase("batch_reshape", BatchReshape, (3, 4)),
+    LiveCase("tied_weights", TiedWeights, (8,)),
+    LiveCase("sequential_subclass", sequential_subclass, (6,)),
+    LiveCase("user_hook", UserHook, (1, 8, 8)),
+    LiveCase("empty_and_scalar_tuples", EmptyAndScalarTuples, (4,)),
+    LiveCase("affine_free_norms", affine_free_norms, (8,)),
+    LiveCase("lists_as_shapes", TwoImages, [[3, 9, 9], [3, 13, 11]]),
+    LiveCase("small_cnn_batch1", small_cnn, (3, 8, 8), 1),
 ]
