@@ -1,0 +1,298 @@
+"""The command line, in process (cli.main) and as subprocesses (python -m, console script).
+
+Tables are checked against what the real torchsummary 1.5.1 prints for the same model, and
+figures against arithmetic written out here."""
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import runpy
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch.nn as nn
+import torchsummary
+from tabulate import tabulate
+
+from torchsummary_plus import cli
+from torchsummary_plus._demo import SharedConv, TwoConvs, UnusedConv
+
+ROOT = Path(__file__).resolve().parent.parent
+MODELS = "tests/fixtures_cli/models.py"
+SCRIPT = "tests/legacy_script.py"
+CONSOLE = Path(sys.executable).parent / "torchsummary-plus"
+HEADERS = ("torchsummary (naive)", "deduplicated", "used in pass", "model.parameters()",
+           "why they differ")
+ALIGN = ("left", "right", "right", "right", "right", "left")
+SAME = "torchsummary check: torchsummary 1.5.1 printed the same table, byte for byte"
+
+
+def real_table(model: nn.Module, size) -> str:
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        torchsummary.summary(model, size, device="cpu")
+    return buffer.getvalue()
+
+
+def figure_line(label: str, *values: str) -> str:
+    """A line of the corrected block: label in 36 columns, values right-aligned in 14."""
+    return label.ljust(36) + "".join(v.rjust(14) for v in values)
+
+
+def run_cli(*args: str, console: bool = False) -> subprocess.CompletedProcess:
+    command = [str(CONSOLE)] if console else [sys.executable, "-m", "torchsummary_plus"]
+    return subprocess.run(command + list(args), cwd=ROOT, capture_output=True, text=True, timeout=300)
+
+
+def main_output(capsys, *args: str) -> tuple[int, str, str]:
+    os.chdir(ROOT)
+    code = cli.main(list(args))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+# ---------------------------------------------------------------- the demo
+
+
+def test_demo(capsys, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    code = cli.main([])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "Input (1, 64, 64) instead of the write-up's (1, 512, 512)" in out
+    parts = out.split("\n=== ")
+    assert len(parts) == 5  # intro, three cases, side by side
+    # (model, counted once, used in pass, footnotes): each conv is 3*3 = 9, no bias
+    cases = [
+        (TwoConvs(), "18", "18", []),
+        (SharedConv(), "9", "9",
+         ["[1] Conv2d-2 repeats the parameters of Conv2d-1 (module conv1): 9 counted twice above"]),
+        (UnusedConv(), "18", "9",
+         ["[1] Conv2d-2 repeats the parameters of Conv2d-1 (module conv1): 9 counted twice above",
+          "[2] Never used in this pass: conv2 (9)"]),
+    ]
+    for part, (model, once, used, notes) in zip(parts[1:4], cases):
+        body = part.split("\n", 1)[1]
+        assert body.startswith(real_table(model, (1, 64, 64)))  # torchsummary's table, 18 params
+        assert "Total params: 18\n" in body
+        assert figure_line("All parameters", once, used) + "\n" in body
+        assert figure_line("Unused parameters", str(int(once) - int(used))) + "\n" in body
+        for note in notes:
+            assert "\n" + note + "\n" in body
+        assert "[1]" in body if notes else "[1]" not in body
+        assert body.rstrip("\n").endswith(SAME)
+    repeats = "repeated rows: Conv2d-2 repeats Conv2d-1"
+    side_by_side = tabulate([
+        ["Case 1: two different convs in sequence", "18", "18", "18", "18", "all four agree"],
+        ["Case 2: one conv called twice", "18", "9", "9", "9", repeats + "; the other three agree"],
+        ["Case 3: conv1 called twice, conv2 never used", "18", "9", "9", "18",
+         repeats + "; in no row of the table: conv2.weight (9); never used: conv2 (9 parameters)"],
+    ], headers=("Case",) + HEADERS, disable_numparse=True, colalign=ALIGN)
+    assert parts[4] == "The three cases side by side: Total params ===\n" + side_by_side + "\n"
+
+
+def test_demo_as_python_m_and_console_script(capsys, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    cli.main([])
+    in_process = capsys.readouterr().out
+    done = run_cli()
+    assert (done.returncode, done.stdout, done.stderr) == (0, in_process, "")
+    if not CONSOLE.exists():
+        pytest.skip("the console script is not installed in this environment")
+    done = run_cli(console=True)
+    assert (done.returncode, done.stdout) == (0, in_process)
+
+
+# ---------------------------------------------------------------- TARGET
+
+
+TINY_JSON = {
+    # Linear 3 -> 2: 3*2 + 2 = 8 parameters, float32, all used
+    "total_params": 8,
+    "trainable_params": 8,
+    "non_trainable_params": 0,
+    "input_size_mb": 12 / 2**20,  # 3 * |-1| * 4 B
+    "forward_backward_size_mb": 16 / 2**20,  # 2 * |(-1) * 2| * 4 B
+    "params_size_mb": 32 / 2**20,  # 8 * 4 B
+    "estimated_total_size_mb": 60 / 2**20,  # 32 + 16 + 12 B
+    "unique_params": 8,
+    "unique_trainable_params": 8,
+    "used_params": 8,
+    "used_trainable_params": 8,
+    "unused_params": 0,
+    "unique_params_bytes": 32,
+    "used_params_bytes": 32,
+    "input_bytes": 12,  # one sample of 3 float32
+    "shared_rows": {},
+    "unused_modules": [],
+    "untraced_modules": [],
+    "rows": [
+        {"name": "Linear-1", "module": "fc", "output_shape": "[-1, 2]", "params": 8, "shared_with": None}
+    ],
+}
+
+
+def test_json_is_every_figure_and_nothing_else(capsys):
+    code, out, err = main_output(capsys, f"{MODELS}:Tiny", "--input-size", "3", "--json")
+    assert (code, err) == (0, "")
+    assert json.loads(out) == TINY_JSON
+
+
+def test_json_two_inputs_with_dtypes(capsys):
+    code, out, _ = main_output(capsys, f"{MODELS}:TwoInputs", "--input-size", "4",
+                               "--input-size", "5", "--dtypes", "float,long", "--json")
+    figures = json.loads(out)
+    assert code == 0
+    assert figures["total_params"] == 60  # Linear 4*4 + 4 = 20, Embedding 10*4 = 40
+    assert figures["input_bytes"] == 56  # 4 float32 (16 B) + 5 int64 (40 B)
+    assert [(r["name"], r["output_shape"]) for r in figures["rows"]] == [
+        ("Linear-1", "[-1, 4]"), ("Embedding-2", "[-1, 5, 4]")]
+
+
+def test_file_target_prints_torchsummary_table_then_corrected_block(capsys):
+    code, out, _ = main_output(capsys, f"{MODELS}:Tiny", "--input-size", "3")
+    assert code == 0
+    expected = real_table(runpy.run_path(MODELS)["Tiny"](), (3,))
+    assert out.startswith(expected + figure_line("Corrected by torchsummary_plus",
+                                                 "counted once", "used in pass") + "\n")
+    assert figure_line("All parameters", "8", "8") in out
+
+
+def test_module_target_callable_no_plus_as_subprocess():
+    done = run_cli("tests.fixtures_cli.models:make_tiny", "--input-size", "3", "--no-plus")
+    assert (done.returncode, done.stderr) == (0, "")
+    assert done.stdout == real_table(runpy.run_path(MODELS)["Tiny"](), (3,))
+
+
+def test_compare_in_github_format(capsys):
+    code, out, _ = main_output(capsys, f"{MODELS}:Tiny", "--input-size", "3", "--no-plus",
+                               "--compare", "--format", "github")
+    agree = "all four agree"
+    # 8 parameters everywhere; 32 B params, 60 B in all: 0.00 MB
+    table = tabulate([
+        ["Total params", "8", "8", "8", "8", agree],
+        ["Trainable params", "8", "8", "8", "8", agree],
+        ["Non-trainable params", "0", "0", "0", "0", agree],
+        ["Params size (MB)", "0.00", "0.00", "0.00", "0.00", agree],
+        ["Estimated Total Size (MB)", "0.00", "0.00", "0.00", "0.00", agree],
+    ], headers=("Figure",) + HEADERS, tablefmt="github", disable_numparse=True, colalign=ALIGN)
+    assert code == 0
+    assert out == real_table(runpy.run_path(MODELS)["Tiny"](), (3,)) + table + "\n" + SAME + "\n"
+
+
+def test_batch_size_shows_in_the_table(capsys):
+    code, out, _ = main_output(capsys, f"{MODELS}:Tiny", "--input-size", "3", "--batch-size", "16",
+                               "--no-plus")
+    assert code == 0
+    assert "{:>20}  {:>25} {:>15}".format("Linear-1", "[16, 2]", "8") in out
+
+
+# ---------------------------------------------------------------- run
+
+
+def test_run_legacy_script_as_subprocess():
+    done = run_cli("run", SCRIPT, "3")
+    assert done.returncode == 3
+    twice = runpy.run_path(SCRIPT)["Twice"]()  # not as __main__: nothing runs
+    assert done.stdout.startswith(real_table(twice, (1, 8, 8)))  # 9 shown twice: 18
+    assert figure_line("All parameters", "9", "9") + "\n" in done.stdout
+    assert "[1] Conv2d-2 repeats the parameters of Conv2d-1 (module conv): 9 counted twice above\n" in done.stdout
+    assert done.stdout.endswith("same function: True\nargv: ['3']\n")
+
+
+def test_run_with_console_script():
+    if not CONSOLE.exists():
+        pytest.skip("the console script is not installed in this environment")
+    done = subprocess.run([str(CONSOLE), "run", SCRIPT, "0"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0
+    assert done.stdout.endswith("same function: True\nargv: ['0']\n")
+
+
+def test_run_in_process_restores_imports_and_argv(capsys, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    argv, path = list(sys.argv), list(sys.path)
+    code = cli.main(["run", SCRIPT, "5", "--flag"])
+    out = capsys.readouterr().out
+    assert code == 5
+    assert out.endswith("argv: ['5', '--flag']\n")
+    assert sys.modules["torchsummary"] is torchsummary
+    assert sys.argv == argv and sys.path == path
+
+
+def test_run_script_that_raises(capsys, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    code = cli.main(["run", "tests/fixtures_cli/crash_script.py"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err.startswith("Traceback (most recent call last):\n  File \"tests/fixtures_cli/crash_script.py\"")
+    assert err.endswith("ValueError: boom after Tiny\n")  # the sibling `models` imported
+
+
+# ---------------------------------------------------------------- mistakes
+
+
+BAD = [
+    ([f"nofile.py:Net", "--input-size", "3"], "no such file: 'nofile.py'"),
+    ([f"{MODELS}:Nope", "--input-size", "3"], f"'{MODELS}' has no attribute 'Nope'"),
+    ([f"{MODELS}:NOT_A_MODULE", "--input-size", "3"],
+     "'NOT_A_MODULE' is of type int, not an nn.Module subclass or a callable returning a module"),
+    ([f"{MODELS}:make_number", "--input-size", "3"],
+     "make_number() returned an object of type int, not an nn.Module"),
+    (["no_such_module_xyz:Net", "--input-size", "3"], "no module named 'no_such_module_xyz'"),
+    (["Tiny", "--input-size", "3"],
+     "TARGET 'Tiny' is not valid: expected path/to/file.py:NAME or package.module:NAME"),
+    ([f"{MODELS}:Tiny", "--input-size", "1,x"],
+     "argument --input-size: '1,x' is not valid: expected positive integers separated by commas, "
+     "such as 1,28,28"),
+    ([f"{MODELS}:Tiny", "--input-size", "0,3"],
+     "argument --input-size: '0,3' is not valid: expected positive integers separated by commas, "
+     "such as 1,28,28"),
+    ([f"{MODELS}:Tiny", "--input-size", "3", "--dtypes", "flaot"],
+     "argument --dtypes: unknown dtype 'flaot': expected torch dtype names separated by commas, "
+     "such as float,long or float32,int64"),
+    ([f"{MODELS}:Tiny", "--input-size", "3", "--dtypes", "float,long"],
+     "dtypes has 2 entries but input_size describes 1 input: give one dtype per input"),
+    ([f"{MODELS}:Tiny"], "--input-size is required with TARGET"),
+    (["--json"], "TARGET is required with these options (no arguments at all runs the demo)"),
+    ([f"{MODELS}:Tiny", "--input-size", "3", "--format", "github"],
+     "--format applies to the --compare table: add --compare"),
+    ([f"{MODELS}:Tiny", "--input-size", "3", "--device", "gpu"],
+     "--device 'gpu' is not a device torch knows: expected cpu, cuda, cuda:1 or meta"),
+    ([f"{MODELS}:Tiny", "--input-size", "3", "--json", "--compare"],
+     "argument --compare: not allowed with argument --json"),
+]
+
+
+@pytest.mark.parametrize("argv, message", BAD, ids=[" ".join(a) for a, _ in BAD])
+def test_bad_arguments_exit_2_with_a_message(capsys, argv, message):
+    code, out, err = main_output(capsys, *argv)
+    assert (code, out) == (2, "")
+    assert err.startswith("usage: torchsummary-plus")
+    assert err.endswith(f"torchsummary-plus: error: {message}\n")
+
+
+def test_bad_target_as_subprocess_has_no_traceback():
+    done = run_cli(f"{MODELS}:Nope", "--input-size", "3")
+    assert (done.returncode, done.stdout) == (2, "")
+    assert "Traceback" not in done.stderr
+    assert done.stderr.endswith(f"torchsummary-plus: error: '{MODELS}' has no attribute 'Nope'\n")
+
+
+def test_run_missing_script(capsys):
+    code, out, err = main_output(capsys, "run", "nothere.py")
+    assert (code, out, err) == (2, "", "torchsummary-plus run: error: no such file: 'nothere.py'\n")
+
+
+def test_errors_of_the_users_code_exit_1_without_traceback(capsys):
+    code, _, err = main_output(capsys, f"{MODELS}:NeedsArgument", "--input-size", "3")
+    assert code == 1
+    assert err == ("torchsummary-plus: error: building NeedsArgument() failed: TypeError: "
+                   "NeedsArgument.__init__() missing 1 required positional argument: 'width'\n")
+    code, _, err = main_output(capsys, f"{MODELS}:Tiny", "--input-size", "4")  # Linear wants 3
+    assert code == 1
+    assert err.startswith("torchsummary-plus: error: the model's forward pass failed in module fc")
