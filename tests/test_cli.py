@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import os
 import runpy
 import subprocess
 import sys
@@ -48,8 +47,13 @@ def run_cli(*args: str, console: bool = False) -> subprocess.CompletedProcess:
     return subprocess.run(command + list(args), cwd=ROOT, capture_output=True, text=True, timeout=300)
 
 
+@pytest.fixture(autouse=True)
+def in_root(monkeypatch):
+    """Relative paths of the tests are from the repository's root."""
+    monkeypatch.chdir(ROOT)
+
+
 def main_output(capsys, *args: str) -> tuple[int, str, str]:
-    os.chdir(ROOT)
     code = cli.main(list(args))
     captured = capsys.readouterr()
     return code, captured.out, captured.err
@@ -58,8 +62,7 @@ def main_output(capsys, *args: str) -> tuple[int, str, str]:
 # ---------------------------------------------------------------- the demo
 
 
-def test_demo(capsys, monkeypatch):
-    monkeypatch.chdir(ROOT)
+def test_demo(capsys):
     code = cli.main([])
     out = capsys.readouterr().out
     assert code == 0
@@ -95,8 +98,7 @@ def test_demo(capsys, monkeypatch):
     assert parts[4] == "The three cases side by side: Total params ===\n" + side_by_side + "\n"
 
 
-def test_demo_as_python_m_and_console_script(capsys, monkeypatch):
-    monkeypatch.chdir(ROOT)
+def test_demo_as_python_m_and_console_script(capsys):
     cli.main([])
     in_process = capsys.readouterr().out
     done = run_cli()
@@ -213,8 +215,7 @@ def test_run_with_console_script():
     assert done.stdout.endswith("same function: True\nargv: ['0']\n")
 
 
-def test_run_in_process_restores_imports_and_argv(capsys, monkeypatch):
-    monkeypatch.chdir(ROOT)
+def test_run_in_process_restores_imports_and_argv(capsys):
     argv, path = list(sys.argv), list(sys.path)
     code = cli.main(["run", SCRIPT, "5", "--flag"])
     out = capsys.readouterr().out
@@ -224,8 +225,7 @@ def test_run_in_process_restores_imports_and_argv(capsys, monkeypatch):
     assert sys.argv == argv and sys.path == path
 
 
-def test_run_script_that_raises(capsys, monkeypatch):
-    monkeypatch.chdir(ROOT)
+def test_run_script_that_raises(capsys):
     code = cli.main(["run", "tests/fixtures_cli/crash_script.py"])
     err = capsys.readouterr().err
     assert code == 1
