@@ -1,0 +1,149 @@
+"""Summarize a LLaMA-shaped decoder built on the meta device, in a process of its own.
+
+    python benchmarks/meta_llama.py [--config 7b|13b] [--tied] [--torchinfo] [--json]
+
+Builds the model under ``torch.device("meta")`` (not timed), then times
+``torchsummary_plus.summary(model, (128,), device="meta", dtypes=[torch.LongTensor])``
+and, with --torchinfo, ``torchinfo.summary`` on the same model. Prints the times, the
+process's peak resident memory after each step and the totals the summary reports.
+Peak memory is the process's high-water mark, so it only ever grows. Two readings:
+ru_maxrss (getrusage) and, on Linux, VmHWM from /proc/self/status. They differ when this
+script is started by a bigger process: Linux carries the parent's resident size at the
+time of the spawn into the child's ru_maxrss, while VmHWM belongs to this process's own
+memory map only.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import os
+import resource
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import torch  # noqa: E402
+
+from benchmarks.models import (  # noqa: E402
+    LLAMA_7B,
+    LLAMA_13B,
+    DecoderConfig,
+    decoder,
+    decoder_param_count,
+)
+
+CONFIGS = {"7b": LLAMA_7B, "13b": LLAMA_13B}
+SEQ = 128
+
+
+def peak_rss_mib() -> float:
+    # ru_maxrss is in KiB on Linux, in bytes on macOS
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+
+
+def vm_hwm_mib() -> float | None:
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024  # kB
+    except OSError:
+        pass
+    return None
+
+
+def run(config: DecoderConfig, with_torchinfo: bool) -> dict:
+    out: dict = {
+        "config": {k: getattr(config, k) for k in ("layers", "hidden", "mlp", "heads", "vocab",
+                                                    "tie_embeddings")},
+        "expected_params": decoder_param_count(config),
+        "rss_start_mib": peak_rss_mib(),
+        "hwm_start_mib": vm_hwm_mib(),
+    }
+    import torchsummary_plus
+
+    start = time.perf_counter()
+    model = decoder(config, device="meta")
+    out["build_s"] = time.perf_counter() - start
+    out["rss_after_build_mib"] = peak_rss_mib()
+    out["hwm_after_build_mib"] = vm_hwm_mib()
+
+    buffer = io.StringIO()
+    start = time.perf_counter()
+    try:
+        with contextlib.redirect_stdout(buffer):
+            result = torchsummary_plus.summary(
+                model, (SEQ,), device="meta", dtypes=[torch.LongTensor]
+            )
+    except Exception as error:  # report, do not hide
+        out["plus_error"] = f"{type(error).__name__}: {error}"
+    else:
+        out["plus_s"] = time.perf_counter() - start
+        out["plus"] = {
+            "total_params": result.total_params,
+            "trainable_params": result.trainable_params,
+            "unique_params": result.unique_params,
+            "used_params": result.used_params,
+            "unique_params_bytes": result.unique_params_bytes,
+            "rows": len(result.rows),
+            "last_row_shape": str(result.rows[-1].output_shape),
+        }
+    out["rss_after_plus_mib"] = peak_rss_mib()
+    out["hwm_after_plus_mib"] = vm_hwm_mib()
+    out["still_on_meta"] = all(p.is_meta for p in model.parameters())
+
+    if with_torchinfo:
+        try:
+            import torchinfo
+        except ImportError:
+            out["torchinfo_error"] = "not installed"
+        else:
+            start = time.perf_counter()
+            try:
+                stats = torchinfo.summary(
+                    model,
+                    input_size=(2, SEQ),
+                    dtypes=[torch.long],
+                    device="meta",
+                    verbose=0,
+                )
+            except Exception as error:
+                out["torchinfo_error"] = f"{type(error).__name__}: {str(error)[:300]}"
+            else:
+                out["torchinfo_s"] = time.perf_counter() - start
+                out["torchinfo"] = {
+                    "total_params": stats.total_params,
+                    "trainable_params": stats.trainable_params,
+                }
+            out["rss_after_torchinfo_mib"] = peak_rss_mib()
+            out["hwm_after_torchinfo_mib"] = vm_hwm_mib()
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", choices=sorted(CONFIGS), default="7b")
+    parser.add_argument("--tied", action="store_true", help="tie lm_head to the embedding")
+    parser.add_argument("--torchinfo", action="store_true", help="also time torchinfo")
+    parser.add_argument("--json", action="store_true", help="print one JSON object only")
+    args = parser.parse_args(argv)
+    base = CONFIGS[args.config]
+    config = DecoderConfig(base.layers, base.hidden, base.mlp, base.heads, base.vocab,
+                           tie_embeddings=args.tied)
+    out = run(config, args.torchinfo)
+    out["name"] = args.config + (" tied" if args.tied else "")
+    if args.json:
+        print(json.dumps(out))
+    else:
+        for key, value in out.items():
+            print(f"{key}: {value}")
+    ok = "plus" in out and out["plus"]["unique_params"] == out["expected_params"]
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
