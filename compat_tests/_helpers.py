@@ -70,6 +70,7 @@ def side_by_side(
     input_size: Any,
     batch_size: int = -1,
     plus_dtypes: Any = None,
+    device: str = "cpu",
 ) -> Outputs:
     """torchsummary 1.5.1's text beside torchsummary_plus's, each from a fresh model.
 
@@ -85,16 +86,16 @@ def side_by_side(
         return make()
 
     args = (input_size, batch_size)
-    theirs, _ = printed(lambda: torchsummary.summary(fresh(), *args, device="cpu"))
+    theirs, _ = printed(lambda: torchsummary.summary(fresh(), *args, device=device))
     ours, _ = printed(
-        lambda: torchsummary_plus.summary(fresh(), *args, device="cpu", dtypes=plus_dtypes, plus=False)
+        lambda: torchsummary_plus.summary(fresh(), *args, device=device, dtypes=plus_dtypes, plus=False)
     )
     ours_plus, _ = printed(
-        lambda: torchsummary_plus.summary(fresh(), *args, device="cpu", dtypes=plus_dtypes)
+        lambda: torchsummary_plus.summary(fresh(), *args, device=device, dtypes=plus_dtypes)
     )
     silent, (text, _) = printed(
         lambda: torchsummary_plus.summary_string(
-            fresh(), *args, device="cpu", dtypes=plus_dtypes, layout="pypi", plus=False
+            fresh(), *args, device=device, dtypes=plus_dtypes, layout="pypi", plus=False
         )
     )
     assert silent == ""  # summary_string prints nothing

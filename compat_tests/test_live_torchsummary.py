@@ -6,7 +6,7 @@ import torch
 import torch.nn as nn
 
 from ._helpers import side_by_side
-from .live_models import CASES, spectral_normed
+from .live_models import CASES, small_cnn, spectral_normed
 
 pytest.importorskip("torchsummary")
 
@@ -19,6 +19,26 @@ def test_same_text_as_torchsummary(case):
     assert out.ours_string == out.theirs
     assert out.ours_plus.startswith(out.theirs)
     assert len(out.ours_plus) > len(out.theirs)  # the corrected block follows
+
+
+@pytest.mark.parametrize(
+    "device, plus_dtypes",
+    [
+        ("CPU", None),  # torchsummary lower-cases the device
+        ("cpu", [torch.FloatTensor]),
+        ("cpu", [torch.float32]),
+        pytest.param(
+            "cuda", None,
+            marks=pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA"),
+        ),  # without CUDA torchsummary quietly makes CPU inputs
+    ],
+)
+def test_call_variants(device, plus_dtypes):
+    out = side_by_side(small_cnn, (3, 8, 8), 2, plus_dtypes, device)
+    # Conv2d(3, 8, 3): 8*3*3*3 + 8 = 224 parameters, batch_size 2 shown as is
+    assert " " * 12 + "Conv2d-1" + " " * 15 + "[2, 8, 8, 8]" + " " * 13 + "224\n" in out.theirs
+    assert out.ours == out.theirs
+    assert out.ours_string == out.theirs
 
 
 def test_at_least_thirty_models():
