@@ -580,6 +580,25 @@ def spectral_normed() -> nn.Module:
     return nn.Sequential(nn.utils.spectral_norm(nn.Linear(5, 7)), nn.ReLU(), nn.Linear(7, 1))
 
 
+def data_parallel() -> nn.Module:
+    """DataParallel without GPUs calls its module directly: the wrapper is the unhooked root."""
+    return nn.DataParallel(nn.Sequential(nn.Linear(4, 3), nn.ReLU()))
+
+
+class ListedTwice(nn.Module):
+    """One Linear at two places of a ModuleList: reached once by model.apply, run twice."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        shared = nn.Linear(3, 3)
+        self.blocks = nn.ModuleList([shared, nn.ReLU(), shared])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for block in self.blocks:
+            x = block(x)
+        return x
+
+
 CASES: list[LiveCase] = [
     LiveCase("small_cnn", small_cnn, (3, 16, 16)),
     LiveCase("small_cnn_batch16", small_cnn, (3, 16, 16), 16),
@@ -628,4 +647,6 @@ CASES: list[LiveCase] = [
     LiveCase("affine_free_norms", affine_free_norms, (8,)),
     LiveCase("lists_as_shapes", TwoImages, [[3, 9, 9], [3, 13, 11]]),
     LiveCase("small_cnn_batch1", small_cnn, (3, 8, 8), 1),
+    LiveCase("data_parallel", data_parallel, (4,)),
+    LiveCase("listed_twice", ListedTwice, (3,)),
 ]
