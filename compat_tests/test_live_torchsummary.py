@@ -8,8 +8,6 @@ import torch.nn as nn
 from ._helpers import side_by_side
 from .live_models import CASES, small_cnn, spectral_normed
 
-pytest.importorskip("torchsummary")
-
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_same_text_as_torchsummary(case):
@@ -54,13 +52,6 @@ class WeightNormed(nn.Module):
         return self.fc(x)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="torchsummary's hook reads `module.weight` four times; with a parametrization each "
-    "read calls _WeightNorm and adds a row after ParametrizedLinear-2 (rows 3-6); "
-    "torchsummary_plus reads it outside its row bookkeeping and prints "
-    "_WeightNorm-1, _WeightNorm-2, ParametrizedLinear-3",
-)
 def test_weight_norm_parametrization_rows():
     theirs, ours = side_by_side(WeightNormed, (8,))[:2]
     # What torchsummary 1.5.1 prints (run side by side), rows only:
@@ -69,14 +60,6 @@ def test_weight_norm_parametrization_rows():
     assert ours == theirs
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="old-style spectral_norm keeps `weight` as a plain tensor that its pre-hook "
-    "recomputes each call (requires_grad False before the first call, True after); "
-    "torchsummary reads requires_grad in its hook, after the call (row trainable), "
-    "torchsummary_plus's working-tree _row_hook builds ModuleFacts when the hook is "
-    "registered, before the pass, so it prints Trainable params: 8 instead of 50",
-)
 def test_spectral_norm_trainable_read_after_the_call():
     theirs, ours = side_by_side(spectral_normed, (5,))[:2]
     # Linear(5, 7): 35 + 7 = 42 and Linear(7, 1): 7 + 1 = 8, both trainable in torchsummary
@@ -95,12 +78,6 @@ class Traced(nn.Module):
 
 
 @pytest.mark.filterwarnings("ignore:`torch.jit.trace")
-@pytest.mark.xfail(
-    strict=True,
-    reason="a torch.jit.trace module accepts forward hooks (only torch.jit.script ones refuse), "
-    "so torchsummary prints a row 'TopLevelTracedModule-1 [-1, 4] 0' for it; "
-    "torchsummary_plus skips every ScriptModule subtree and prints only 'Linear-1'",
-)
 def test_traced_submodule_gets_a_row():
     theirs, ours = side_by_side(Traced, (4,))[:2]
     assert "TopLevelTracedModule-1                    [-1, 4]               0\n" in theirs

@@ -549,11 +549,6 @@ class ReadsAttribute(nn.Module):
         return x * 2.0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="_watch._INSPECTIONS lacks Tensor.is_cpu, nbytes and itemsize: reading them "
-    "marks the parameter as used",
-)
 @pytest.mark.parametrize("attribute", ["is_cpu", "nbytes", "itemsize"])
 def test_metadata_attributes_are_not_a_use(attribute):
     _, result = run(ReadsAttribute(attribute), (4,))
@@ -629,11 +624,6 @@ class QueryIntoAttention(nn.Module):
         return self.attn(query=self.queries, key=x, value=x)[0]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="WatchSwitch.enter pauses the watch without noting the module's arguments: a "
-    "parameter passed as input to a torch.nn module is reported unused",
-)
 @pytest.mark.parametrize(
     "make, size, unique",
     [
@@ -664,11 +654,6 @@ class ScaledByPreHook(nn.Module):
         return self.fc(x)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="WatchSwitch pauses the watch from a global forward pre-hook, which runs before "
-    "the module's own pre-hooks: what they compute goes unseen",
-)
 def test_parameter_used_in_a_forward_pre_hook_is_used():
     _, result = run(ScaledByPreHook(), (4,))
     # scale 4 multiplies the input; fc 4*2 + 2 = 10: 14 counted once, all used

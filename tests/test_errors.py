@@ -57,11 +57,6 @@ def test_bad_input_size(bad, capsys):
     check_rejected(capsys, ValueError, [f"input_size={bad!r}", EXPECTED_SHAPE], input_size=bad)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="_arguments._is_shape accepts an empty sequence (all() of nothing is True), so "
-    "input_size=[] runs the model with torch.rand(2) instead of raising ValueError",
-)
 @pytest.mark.parametrize("bad", [[], (), ((3,), [])])
 def test_empty_input_size_is_rejected(bad, capsys):
     check_rejected(capsys, ValueError, [f"input_size={bad!r}", EXPECTED_SHAPE], input_size=bad)

@@ -130,11 +130,6 @@ class ScalesItsWeight(nn.Module):
         return self.lin(x)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core keeps no copy of parameters a custom forward writes in place: it only "
-    "warns, so state_dict() differs after the summary (issue 5 item 1)",
-)
 def test_parameter_written_in_place_by_custom_forward_is_restored(capsys):
     model = ScalesItsWeight()
     with warnings.catch_warnings():
@@ -179,11 +174,6 @@ def test_modes_requires_grad_and_grads_are_restored(call, capsys):
     assert all(p.grad is None for p in model.parameters())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="_restore.ModelSnapshot puts back the same .grad object but not its values: a "
-    "backward() inside forward accumulates into an existing .grad in place",
-)
 def test_existing_gradients_are_kept_as_they_were(capsys):
     model = Meddler()
     model.a.weight.grad = torch.full((4, 4), 7.0)
@@ -378,11 +368,6 @@ def test_buffer_registered_by_forward_shows_up_when_called_directly():
     assert "cache" in model.state_dict()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="_restore.ModelSnapshot restores the buffer slots it recorded but does not remove "
-    "buffers/parameters the forward registered, so state_dict() gains a 'cache' key",
-)
 def test_buffer_registered_by_forward_is_removed(capsys):
     model = CachesOnFirstCall()
     assert_untouched(model, lambda: run_summary(model, (3,)))

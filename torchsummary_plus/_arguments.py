@@ -41,7 +41,7 @@ def _is_shape(value: Any) -> bool:
     if not isinstance(value, (tuple, list)):
         return False
     dims = [_as_int(v) for v in value]
-    return all(d is not None and d > 0 for d in dims)
+    return len(dims) > 0 and all(d is not None and d > 0 for d in dims)
 
 
 def check_input_size(input_size: Any) -> tuple[tuple[int, ...], ...]:

@@ -17,18 +17,25 @@ def _writes_own_parameters(module: nn.Module) -> bool:
 
 
 class ModelSnapshot:
-    """What a forward pass can change: buffers, modes, flags, gradients, random state."""
+    """What a forward pass can change: buffers, registrations, modes, flags, gradients, and
+    the random state. Gradients are taken aside for the pass (a forward that calls backward
+    must not add into them) and put back by ``restore``."""
 
-    def __init__(self, model: nn.Module) -> None:
-        modules = list(model.modules())
+    def __init__(self, modules: list[nn.Module]) -> None:
         self.modes = [(m, m.training) for m in modules]
-        self.buffer_slots = [
-            (m, name, buf, None if buf is None else buf.detach().clone())
+        self.registrations = [
+            (m, dict(m._parameters), dict(m._buffers), dict(m._modules),
+             set(m._non_persistent_buffers_set))
             for m in modules
-            for name, buf in m._buffers.items()
+            if not isinstance(m, torch.jit.ScriptModule)  # their registrations are fixed
         ]
-        self.parameter_slots = [(m, name, p) for m in modules for name, p in m._parameters.items()]
-        params = [p for _, _, p in self.parameter_slots if p is not None]
+        self.buffers = [
+            (buf, buf.detach().clone())
+            for m in modules
+            for buf in m._buffers.values()
+            if buf is not None
+        ]
+        params = list({id(p): p for m in modules for p in m._parameters.values() if p is not None}.values())
         self.flags = [(p, p.requires_grad, p.grad, p._version) for p in params]
         self.written = [
             (p, p.detach().clone())
@@ -38,34 +45,39 @@ class ModelSnapshot:
         ]
         self.cpu_rng = torch.get_rng_state()
         self.cuda_rng = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None
+        for param in params:
+            param.grad = None
 
-    def restore(self) -> None:
+    def restore(self, originals: dict[int, tuple[torch.Tensor, torch.Tensor]]) -> None:
+        """Put everything back; ``originals`` holds copies of parameters the pass wrote to."""
+        for module, params, buffers, children, non_persistent in self.registrations:
+            for current, saved in ((module._parameters, params), (module._buffers, buffers),
+                                   (module._modules, children)):
+                if current != saved:
+                    current.clear()
+                    current.update(saved)
+            module._non_persistent_buffers_set = non_persistent
+        written = self.written + list(originals.values())
         with torch.no_grad():
-            for module, name, buf, saved in self.buffer_slots:
-                module._buffers[name] = buf
-                if saved is not None:
-                    buf.copy_(saved)
-            for module, name, param in self.parameter_slots:
-                module._parameters[name] = param
-            for param, saved in self.written:
+            for buf, saved in self.buffers:
+                buf.copy_(saved)
+            for param, saved in written:
                 param.copy_(saved)
         for module, training in self.modes:
             module.training = training
-        written = {id(p) for p, _ in self.written}
+        written_ids = {id(p) for p, _ in written}
         changed = []
         for param, requires_grad, grad, version in self.flags:
             param.requires_grad_(requires_grad)
             param.grad = grad
-            if param._version != version and id(param) not in written:
+            if param._version != version and id(param) not in written_ids:
                 changed.append(tuple(param.shape))
         torch.set_rng_state(self.cpu_rng)
         if self.cuda_rng is not None:
             torch.cuda.set_rng_state_all(self.cuda_rng)
         if changed:
             warnings.warn(
-                f"the model's forward pass changed {len(changed)} parameter(s) in place "
-                f"(shapes {changed[:3]}); torchsummary_plus restores buffers, modes and random "
-                "state but keeps no copy of every parameter",
+                f"the model's forward pass changed {len(changed)} parameter(s) in place where "
+                f"torchsummary_plus could not see it (shapes {changed[:3]}); they keep the new values",
                 stacklevel=3,
             )
-

@@ -16,7 +16,8 @@ import torch.nn as nn
 from ._arguments import CallSpec, make_inputs
 from ._restore import ModelSnapshot
 from ._shapes import describe
-from ._watch import ParameterWatch, WatchSwitch, trusted_modules, trusted_roots
+from ._index import NOT_HOOKED, ModelIndex, ParamInfo, index_model
+from ._watch import ParameterWatch, WatchSwitch
 
 
 class SummaryError(RuntimeError):
@@ -24,7 +25,7 @@ class SummaryError(RuntimeError):
 
 
 class ModuleFacts:
-    """What a row needs to know about its module, worked out once per module."""
+    """What a row needs to know about its module, read as torchsummary reads it."""
 
     __slots__ = ("class_name", "qualname", "naive_count", "trainable", "naive", "own_ids")
 
@@ -34,8 +35,8 @@ class ModuleFacts:
         self.qualname = qualname
         self.trainable: bool | None = None  # decided by `weight` alone, None without one
         naive = []  # (tensor id, numel) of what torchsummary counts: `weight` and `bias` only
-        for attr in ("weight", "bias"):
-            tensor = getattr(module, attr, None)
+        for attr, reads in (("weight", 4), ("bias", 3)):
+            tensor = _read_like_torchsummary(module, attr, reads)
             if not isinstance(tensor, torch.Tensor):
                 continue
             naive.append((canonical.get(id(tensor), id(tensor)), tensor.numel()))
@@ -48,12 +49,25 @@ class ModuleFacts:
         )
 
 
-@dataclass
-class ParamInfo:
-    name: str  # first qualified name, as model.named_parameters() gives it
-    numel: int
-    nbytes: int
-    trainable: bool
+def computes_weight(module: nn.Module) -> bool:
+    """Whether reading `weight` or `bias` runs code (a parametrization's property)."""
+    cls = type(module)
+    return isinstance(getattr(cls, "weight", None), property) or isinstance(
+        getattr(cls, "bias", None), property
+    )
+
+
+def _read_like_torchsummary(module: nn.Module, attr: str, reads: int) -> Any:
+    """torchsummary reads `weight` four times and `bias` three times when they are tensors.
+
+    Where reading runs code (a parametrization calls its modules, which print rows of their
+    own), it is read that many times, so the same rows appear in the same order.
+    """
+    value = getattr(module, attr, None)
+    if isinstance(value, torch.Tensor) and computes_weight(module):
+        for _ in range(reads - 1):
+            value = getattr(module, attr, None)
+    return value
 
 
 @dataclass
@@ -65,30 +79,19 @@ class Trace:
     untraced: list[tuple[str, int]] = field(default_factory=list)  # TorchScript: (module, params)
 
 
-def hooked_modules(model: nn.Module, layout: str, skipped: set[nn.Module]) -> dict[nn.Module, int]:
+def hooked_modules(model: nn.Module, layout: str, index: ModelIndex) -> dict[nn.Module, int]:
     """Each module torchsummary hooks, with how many hooks it gets.
 
     torchsummary registers through ``model.apply``, which reaches a module once per parent
     that holds it: such a module prints that many rows per call.
     """
-    counts: dict[nn.Module, int] = {}
-
-    def count(module: nn.Module) -> None:
-        if isinstance(module, (nn.Sequential, nn.ModuleList)) or module in skipped:
-            return
-        if layout == "pypi" and module is model:
-            return
-        counts[module] = counts.get(module, 0) + 1
-
-    model.apply(count)
-    return counts
-
-
-def _script_subtrees(model: nn.Module) -> tuple[set[nn.Module], list[nn.Module]]:
-    tops = [m for m in model.modules() if isinstance(m, torch.jit.ScriptModule)]
-    tops = [m for m in tops if not any(m is not t and m in set(t.modules()) for t in tops)]
-    inside = {m for top in tops for m in top.modules()}
-    return inside, tops
+    return {
+        module: visits
+        for module, visits in index.visits.items()
+        if not isinstance(module, NOT_HOOKED)
+        and module not in index.scripted
+        and not (layout == "pypi" and module is model)
+    }
 
 
 def _meta_stand_ins(model: nn.Module) -> dict[str, torch.Tensor]:
@@ -98,6 +101,33 @@ def _meta_stand_ins(model: nn.Module) -> dict[str, torch.Tensor]:
     for name, b in model.named_buffers():
         stand_ins[name] = torch.empty_like(b, device="meta")
     return stand_ins
+
+
+def _forward_call(
+    model: nn.Module, spec: CallSpec, watch: ParameterWatch
+) -> tuple[Callable[[], Any], dict[int, int]]:
+    """The call that runs the pass, and a map from stand-in parameter ids to the real ones.
+
+    For a meta run of a model with real parameters, ``functional_call`` swaps in meta
+    stand-ins for the duration of the call only, so the model itself is never moved.
+    """
+    inputs = make_inputs(spec)
+    if not spec.meta_run:
+        return lambda: model(*inputs), {}
+    stand_ins = _meta_stand_ins(model)
+    canonical = {id(stand_ins[n]): id(p) for n, p in model.named_parameters()}
+    watch.watched_ids = set(canonical)
+    return lambda: torch.func.functional_call(model, stand_ins, tuple(inputs)), canonical
+
+
+def _watched(call: Callable[[], Any], watch: ParameterWatch) -> None:
+    torch._C._push_on_torch_function_stack(watch)
+    try:
+        call()
+    finally:
+        n = torch._C._len_torch_function_stack()
+        if n and torch._C._get_function_stack_at(n - 1) is watch:
+            torch._C._pop_torch_function_stack()
 
 
 _CALL_IMPL = nn.Module._call_impl.__code__
@@ -136,73 +166,67 @@ def _forward_error(error: Exception, names: dict[nn.Module, str], rows: int) -> 
 
 def run_trace(model: nn.Module, spec: CallSpec) -> Trace:
     """Run one forward pass with hooks and the parameter watch; leave the model as it was."""
-    names: dict[nn.Module, str] = {}
-    for qualname, module in model.named_modules():
-        names.setdefault(module, qualname)
-    scripted, script_tops = _script_subtrees(model)
-    params = {
-        id(p): ParamInfo(name, p.numel(), p.numel() * p.element_size(), p.requires_grad)
-        for name, p in model.named_parameters()
-    }
-    owners = [
-        (names[m], tuple(dict.fromkeys(id(p) for p in m._parameters.values() if p is not None)))
-        for m in names
-        if any(p is not None for p in m._parameters.values())
-    ]
+    index = index_model(model)
+    if index.lazy:
+        raise ValueError(
+            f"the model has uninitialised lazy parameters ({', '.join(index.lazy[:3])}): a forward "
+            "pass would initialise them and so change the model; run one forward pass yourself "
+            "first, then summarize"
+        )
+    names = index.names
     rows: list[tuple[ModuleFacts, Any]] = []
-    canonical: dict[int, int] = {}
-    snapshot = ModelSnapshot(model)
+    watch = ParameterWatch(set(index.params))
+    switch = WatchSwitch(watch, list(index.trusted_roots))
+    snapshot = ModelSnapshot(list(names))
     handles: list[Any] = []
-    watch = ParameterWatch(set(params))
-    switch = WatchSwitch(watch)
     try:
-        inputs = make_inputs(spec)
-        call: Callable[[], Any] = lambda: model(*inputs)  # noqa: E731
-        if spec.meta_run:
-            stand_ins = _meta_stand_ins(model)
-            by_name = dict(model.named_parameters())
-            canonical = {id(stand_ins[n]): id(p) for n, p in by_name.items()}
-            watch.watched_ids = set(canonical)
-            call = lambda: torch.func.functional_call(model, stand_ins, tuple(inputs))  # noqa: E731
-        for module, copies in hooked_modules(model, spec.layout, scripted).items():
-            handles.append(module.register_forward_hook(_row_hook(rows, names[module], copies, canonical)))
-        for module in trusted_roots(model, trusted_modules(model)):
-            handles.append(module.register_forward_pre_hook(switch.enter))
-            handles.append(module.register_forward_hook(switch.leave, always_call=True))
-        torch._C._push_on_torch_function_stack(watch)
+        call, canonical = _forward_call(model, spec, watch)
+        for module, copies in hooked_modules(model, spec.layout, index).items():
+            hook = _row_hook(rows, module, names[module], copies, canonical)
+            handles.append(module.register_forward_hook(hook))
+        handles += switch.register()  # after the row hooks: see WatchSwitch.register
         try:
-            call()
-        finally:
-            n = torch._C._len_torch_function_stack()
-            if n and torch._C._get_function_stack_at(n - 1) is watch:
-                torch._C._pop_torch_function_stack()
-    except Exception as error:
-        raise _forward_error(error, names, len(rows)) from error
+            _watched(call, watch)
+        except Exception as error:
+            raise _forward_error(error, names, len(rows)) from error
     finally:
         for handle in handles:
             handle.remove()
-        snapshot.restore()
-    used = {canonical.get(i, i) for i in watch.seen_ids}
-    for module in list(switch.ran) + script_tops:
+        snapshot.restore(watch.originals)
+    used = {canonical.get(i, i) for i in watch.seen_ids} | switch.used_ids()
+    for module in index.script_tops:
         used.update(id(p) for p in module.parameters())
-    untraced = [(names[m], sum(p.numel() for p in m.parameters())) for m in script_tops]
-    return Trace(rows, params, owners, used, untraced)
+    untraced = [(names[m], sum(p.numel() for p in m.parameters())) for m in index.script_tops]
+    return Trace(rows, index.params, index.owners, used, untraced)
 
 
 def _row_hook(
-    rows: list[tuple[ModuleFacts, Any]], qualname: str, copies: int, canonical: dict[int, int]
+    rows: list[tuple[ModuleFacts, Any]],
+    module: nn.Module,
+    qualname: str,
+    copies: int,
+    canonical: dict[int, int],
 ) -> Callable[[nn.Module, Any, Any], None]:
-    """The forward hook of one module: appends `copies` rows per call (see hooked_modules)."""
+    """The forward hook of one module: appends `copies` rows per call (see hooked_modules).
+
+    Like torchsummary, the module's `weight` and `bias` are read after it ran (a pre-hook may
+    have made them); once for the first call, or at every call where reading runs code.
+    """
     facts: ModuleFacts | None = None
+    every_call = computes_weight(module)
     tensor = torch.Tensor
     append = rows.append
 
     def hook(module: nn.Module, args: Any, output: Any) -> None:
         nonlocal facts
-        if facts is None:
-            facts = ModuleFacts(module, qualname, canonical)
         shape = output.shape if type(output) is tensor else describe(output)
         for _ in range(copies):
-            append((facts, shape))
+            if facts is None or every_call:
+                at = len(rows)
+                append(None)  # type: ignore[arg-type]  # this row's number comes first
+                facts = ModuleFacts(module, qualname, canonical)
+                rows[at] = (facts, shape)
+            else:
+                append((facts, shape))
 
     return hook

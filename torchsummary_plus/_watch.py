@@ -17,11 +17,17 @@ import torch.nn as nn
 from torch.overrides import TorchFunctionMode
 
 _T = torch.Tensor
+_DATA_GETTER = _T.data.__get__
+_WRITING_DUNDERS = frozenset(
+    ["__setitem__", "__iadd__", "__isub__", "__imul__", "__itruediv__", "__ifloordiv__",
+     "__imod__", "__ipow__", "__iand__", "__ior__", "__ixor__", "__ilshift__", "__irshift__"]
+)
 # Reading these says nothing about the values: not a use of the parameter.
 _INSPECTIONS = frozenset(
     [getattr(_T, name).__get__ for name in (
         "shape", "dtype", "device", "requires_grad", "is_leaf", "grad", "grad_fn", "ndim",
-        "layout", "is_cuda", "is_meta", "is_sparse", "is_quantized", "_version",
+        "layout", "is_cuda", "is_cpu", "is_meta", "is_sparse", "is_quantized", "_version",
+        "nbytes", "itemsize",
     )]
     + [getattr(_T, name) for name in (
         "size", "dim", "numel", "nelement", "element_size", "stride", "is_contiguous",
@@ -29,8 +35,6 @@ _INSPECTIONS = frozenset(
         "__hash__", "__repr__", "__format__", "get_device", "ndimension",
     )]
 )
-# Classes from torch.nn whose forward may leave some of their own parameters out.
-_PARTIAL_USERS = frozenset([nn.AdaptiveLogSoftmaxWithLoss])
 
 
 class ParameterWatch(TorchFunctionMode):
@@ -40,66 +44,65 @@ class ParameterWatch(TorchFunctionMode):
         super().__init__()
         self.watched_ids = watched_ids
         self.seen_ids: set[int] = set()
+        # copies of parameters taken just before the pass first writes to them (or hands out
+        # their `.data`), so that they can be put back: id -> (parameter, copy)
+        self.originals: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
 
-    def _note(self, values: Iterable[Any]) -> None:
-        watched, seen = self.watched_ids, self.seen_ids
+    def _keep_original(self, func: Any, param: torch.Tensor) -> None:
+        if id(param) in self.originals:
+            return
+        name = getattr(func, "__name__", "")
+        writes = (name.endswith("_") and not name.endswith("__")) or name in _WRITING_DUNDERS
+        if writes or func is _DATA_GETTER:
+            self.originals[id(param)] = (param, param.detach().clone())
+
+    def _note_nested(self, values: Iterable[Any]) -> None:
         for value in values:
-            if id(value) in watched:
-                seen.add(id(value))
+            if id(value) in self.watched_ids:
+                self.seen_ids.add(id(value))
             elif type(value) is list or type(value) is tuple:
-                self._note(value)
+                self._note_nested(value)
 
     def __torch_function__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
+        # The hot path of the watch: one call per op of untrusted code, kept flat.
         if kwargs is None:
             kwargs = {}
         if func not in _INSPECTIONS:
-            self._note(args)
+            watched = self.watched_ids
+            if args and id(args[0]) in watched:
+                self._keep_original(func, args[0])
+            for value in args:
+                if id(value) in watched:
+                    self.seen_ids.add(id(value))
+                elif type(value) is list or type(value) is tuple:
+                    self._note_nested(value)
             if kwargs:
-                self._note(kwargs.values())
+                self._note_nested(kwargs.values())
+                if id(kwargs.get("out")) in watched:
+                    self._keep_original(_DATA_GETTER, kwargs["out"])
         return func(*args, **kwargs)
 
 
-def trusted_modules(model: nn.Module) -> set[nn.Module]:
-    """Modules of torch.nn's own classes with only such modules below them."""
-    trusted: set[nn.Module] = set()
-
-    def visit(module: nn.Module) -> bool:
-        children_ok = all([visit(child) for child in module.children()])
-        cls = type(module)
-        own = cls.__module__.startswith("torch.nn.modules.") and cls not in _PARTIAL_USERS
-        if own and children_ok:
-            trusted.add(module)
-        return own and children_ok
-
-    visit(model)
-    return trusted
-
-
-def trusted_roots(model: nn.Module, trusted: set[nn.Module]) -> list[nn.Module]:
-    """Trusted modules entered from watched code: the model itself or under an untrusted parent."""
-    roots = [model] if model in trusted else []
-    for parent in model.modules():
-        if parent in trusted:
-            continue
-        roots += [child for child in parent.children() if child in trusted and child not in roots]
-    return roots
-
-
 class WatchSwitch:
-    """Forward pre-hook and always-called forward hook that pause the watch inside trusted code.
+    """Forward hooks that pause the watch while a trusted root runs.
 
     The watch is paused only when it is on top of the mode stack (a mode the model pushes
-    itself stays untouched), and resumed when the outermost trusted module returns or raises.
+    itself stays untouched) and resumed when the outermost trusted module returns or raises.
     """
 
-    def __init__(self, watch: ParameterWatch) -> None:
+    def __init__(self, watch: ParameterWatch, roots: list[nn.Module]) -> None:
         self.watch = watch
+        self.roots = roots
         self.depth = 0
         self.paused = False
-        self.ran: set[nn.Module] = set()
+        self.ran: dict[nn.Module, None] = {}
 
-    def enter(self, module: nn.Module, args: Any) -> None:
+    def enter(self, module: nn.Module, args: Any, kwargs: dict[str, Any]) -> None:
         if self.depth == 0:
+            # A parameter handed to a trusted module as an input is used there, unwatched.
+            self.watch._note_nested(args)
+            if kwargs:
+                self.watch._note_nested(kwargs.values())
             n = torch._C._len_torch_function_stack()
             if n and torch._C._get_function_stack_at(n - 1) is self.watch:
                 torch._C._pop_torch_function_stack()
@@ -107,8 +110,28 @@ class WatchSwitch:
         self.depth += 1
 
     def leave(self, module: nn.Module, args: Any, output: Any) -> None:
-        self.ran.add(module)
+        self.ran[module] = None
         self.depth -= 1
         if self.depth == 0 and self.paused:
             torch._C._push_on_torch_function_stack(self.watch)
             self.paused = False
+
+    def register(self) -> list[Any]:
+        """Hook every trusted root; returns the handles for removal.
+
+        Register these after the row hooks: a module's hooks run in registration order, so
+        its row hook still runs with the watch paused and reads the output's shape cheaply.
+        """
+        handles = []
+        for module in self.roots:
+            handles.append(module.register_forward_pre_hook(self.enter, with_kwargs=True))
+            handles.append(module.register_forward_hook(self.leave, always_call=True))
+        return handles
+
+    def used_ids(self) -> set[int]:
+        """Every parameter below the trusted roots that ran."""
+        ids: set[int] = set()
+        for module in self.ran:
+            params = module.parameters() if module._modules else module._parameters.values()
+            ids.update(id(p) for p in params if p is not None)
+        return ids

@@ -1,0 +1,124 @@
+"""Everything the trace needs to know about the model's structure, from one walk.
+
+torch's own iterators (``named_modules``, ``named_parameters``, ``apply``) each walk the
+whole tree through generators; on a model of thousands of modules those walks cost more
+than the hooks. One recursive walk over ``_modules`` gives the same facts in their order.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn as nn
+from torch.nn.parameter import is_lazy
+
+# Classes from torch.nn whose forward may leave some of their own parameters out.
+_PARTIAL_USERS = (nn.AdaptiveLogSoftmaxWithLoss,)
+# Hold modules for their owner's code to call; they have no forward of their own.
+_HOLDERS = (nn.ModuleList, nn.ModuleDict)
+# torchsummary registers no hook on these.
+NOT_HOOKED = (nn.Sequential, nn.ModuleList)
+
+
+def _is_torch_nn_class(module: nn.Module) -> bool:
+    cls = type(module)
+    return cls.__module__.startswith("torch.nn.modules.") and not issubclass(cls, _PARTIAL_USERS)
+
+
+@dataclass
+class ParamInfo:
+    name: str  # first qualified name, as model.named_parameters() gives it
+    numel: int
+    nbytes: int
+    trainable: bool
+
+
+@dataclass
+class ModelIndex:
+    names: dict[nn.Module, str] = field(default_factory=dict)  # first qualified name, pre-order
+    visits: dict[nn.Module, int] = field(default_factory=dict)  # times model.apply reaches it
+    trusted: set[nn.Module] = field(default_factory=set)  # torch.nn classes all the way down
+    trusted_roots: dict[nn.Module, None] = field(default_factory=dict)  # entered from watched code
+    scripted: set[nn.Module] = field(default_factory=set)  # inside torch.jit.script: no hooks
+    script_tops: list[nn.Module] = field(default_factory=list)  # outermost TorchScript modules
+    params: dict[int, ParamInfo] = field(default_factory=dict)  # id -> info, definition order
+    owners: list[tuple[str, tuple[int, ...]]] = field(default_factory=list)
+    lazy: list[str] = field(default_factory=list)  # modules with uninitialised parameters
+
+
+def _children(module: nn.Module) -> list[tuple[str, nn.Module]]:
+    """Like ``named_children()``: each child once per parent (first name), None left out."""
+    seen: set[nn.Module] = set()
+    named = []
+    for name, child in module._modules.items():
+        if child is not None and child not in seen:
+            seen.add(child)
+            named.append((name, child))
+    return named
+
+
+def index_model(model: nn.Module) -> ModelIndex:
+    """Walk the model once, visiting modules exactly as ``model.apply`` does."""
+    index = ModelIndex()
+    first_visit: list[tuple[nn.Module, str]] = []
+
+    def walk(module: nn.Module, name: str, inside_script: bool) -> bool:
+        """Visit like ``model.apply``; return whether the module is trusted."""
+        index.visits[module] = index.visits.get(module, 0) + 1
+        seen_before = module in index.names
+        if not seen_before:
+            index.names[module] = name
+            first_visit.append((module, name))
+        if isinstance(module, torch.jit.ScriptModule) and not seen_before:
+            if not any(module in set(top.modules()) for top in index.script_tops):
+                index.script_tops.append(module)
+        if inside_script or isinstance(module, torch.jit.RecursiveScriptModule):
+            index.scripted.add(module)  # torch.jit.script modules refuse hooks
+            inside_script = True
+        prefix = name + "." if name else ""
+        children_trusted = True
+        for child_name, child in _children(module):
+            if not walk(child, prefix + child_name, inside_script):
+                children_trusted = False
+        trusted = children_trusted and _is_torch_nn_class(module)
+        if trusted:
+            index.trusted.add(module)
+        return trusted
+
+    walk(model, "", False)
+    _find_trusted_roots(model, index)
+    _index_parameters(first_visit, index)
+    return index
+
+
+def _find_trusted_roots(model: nn.Module, index: ModelIndex) -> None:
+    """Trusted modules that watched code may call: the model itself, or a trusted module held
+    by an untrusted parent or by a ModuleList/ModuleDict (whose owner calls them)."""
+    if model in index.trusted:
+        index.trusted_roots[model] = None
+    for parent in index.names:
+        if parent in index.trusted and not isinstance(parent, _HOLDERS):
+            continue
+        for _, child in _children(parent):
+            if child in index.trusted:
+                index.trusted_roots[child] = None
+
+
+def _index_parameters(first_visit: list[tuple[nn.Module, str]], index: ModelIndex) -> None:
+    for module, name in first_visit:
+        prefix = name + "." if name else ""
+        own = []
+        for param_name, p in module._parameters.items():
+            if p is None:
+                continue
+            if is_lazy(p):
+                index.lazy.append(prefix + param_name)
+                continue
+            own.append(id(p))
+            if id(p) not in index.params:
+                numel = p.numel()
+                index.params[id(p)] = ParamInfo(
+                    prefix + param_name, numel, numel * p.element_size(), p.requires_grad
+                )
+        if own:
+            index.owners.append((name, tuple(dict.fromkeys(own))))
