@@ -65,6 +65,12 @@ class Outputs(NamedTuple):
     ours_string: str  # summary_string(..., layout="pypi", plus=False) text
 
 
+def fresh_model(make: Callable[[], Any]) -> Any:
+    """A model built right after seeding torch, so every build is the same model."""
+    torch.manual_seed(0)
+    return make()
+
+
 def side_by_side(
     make: Callable[[], Any],
     input_size: Any,
@@ -82,8 +88,7 @@ def side_by_side(
     import torchsummary_plus
 
     def fresh() -> Any:
-        torch.manual_seed(0)
-        return make()
+        return fresh_model(make)
 
     args = (input_size, batch_size)
     theirs, _ = printed(lambda: torchsummary.summary(fresh(), *args, device=device))

@@ -14,7 +14,7 @@ import torchsummary
 
 import torchsummary_plus
 
-from ._helpers import check_golden, printed, printed_until_error, torchsummary_table
+from ._helpers import check_golden, fresh_model, printed, printed_until_error, torchsummary_table
 from .crash_models import CASES, CrashCase
 
 ZEROS = ("0.00", "0.00", "0.00", "0.00")
@@ -91,26 +91,19 @@ EXPECTED = {
 }
 
 
-def _fresh(case: CrashCase):
-    import torch
-
-    torch.manual_seed(0)
-    return case.make()
-
-
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_torchsummary_raises_and_plus_prints_whole_table(case: CrashCase):
     before_crash = printed_until_error(
-        lambda: torchsummary.summary(_fresh(case), case.input_size, case.batch_size, device="cpu"),
+        lambda: torchsummary.summary(fresh_model(case.make), case.input_size, case.batch_size, device="cpu"),
         case.raises,
     )
     ours, _ = printed(
         lambda: torchsummary_plus.summary(
-            _fresh(case), case.input_size, case.batch_size, device="cpu", plus=False
+            fresh_model(case.make), case.input_size, case.batch_size, device="cpu", plus=False
         )
     )
     ours_plus, _ = printed(
-        lambda: torchsummary_plus.summary(_fresh(case), case.input_size, case.batch_size, device="cpu")
+        lambda: torchsummary_plus.summary(fresh_model(case.make), case.input_size, case.batch_size, device="cpu")
     )
     assert ours.startswith(before_crash)  # what torchsummary printed before raising
     check_golden(case.name, ours)
