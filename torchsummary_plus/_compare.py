@@ -27,6 +27,7 @@ from tabulate import tabulate, tabulate_formats
 from ._arguments import CallSpec, check_call
 from ._figures import MB, LegacyFigures
 from ._render import legacy_table
+from ._restore import ModelSnapshot
 from ._result import SummaryResult
 from .api import Device, InputSize, _summarize
 
@@ -199,30 +200,21 @@ def comparison_table(model: nn.Module, result: SummaryResult, tablefmt: str = "s
 def _model_kept(model: nn.Module) -> Iterator[None]:
     """Undo what another package's summary may do to the model and the random state.
 
-    Parameters and buffers (BatchNorm statistics included), training flags and the random
-    state come back; forward hooks it left behind (torchsummary leaves them when the pass
-    raises) are removed. Tensors that did not change are not written.
+    The same snapshot the trace uses (buffers, registrations, modes, flags, gradients, random
+    state), plus a copy of every parameter, since torchsummary's pass is not watched for
+    writes; forward hooks it left behind (it leaves them when the pass raises) are removed.
     """
-    saved = [(t, t.detach().clone()) for t in model.state_dict(keep_vars=True).values()]
-    modes = [(m, m.training) for m in model.modules()]
-    hooks = [(m, set(m._forward_hooks)) for m in model.modules()]
-    cpu_rng = torch.get_rng_state()
-    cuda_rng = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None
+    modules = list(model.modules())
+    copies = {id(p): (p, p.detach().clone()) for p in model.parameters()}
+    hooks = [(m, set(m._forward_hooks)) for m in modules]
+    snapshot = ModelSnapshot(modules)
     try:
         yield
     finally:
         for module, keys in hooks:
             for key in [k for k in module._forward_hooks if k not in keys]:
                 del module._forward_hooks[key]
-        with torch.no_grad():
-            for tensor, value in saved:
-                if not torch.equal(tensor, value):
-                    tensor.copy_(value)
-        for module, training in modes:
-            module.training = training
-        torch.set_rng_state(cpu_rng)
-        if cuda_rng is not None:
-            torch.cuda.set_rng_state_all(cuda_rng)
+        snapshot.restore(copies)
 
 
 def _legacy_text(result: SummaryResult) -> str:
