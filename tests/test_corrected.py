@@ -14,6 +14,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from torchsummary_plus import summary, summary_string
+from torchsummary_plus._demo import SharedConv as SeedSharing  # the seed cases, defined once
+from torchsummary_plus._demo import TwoConvs as SeedNoSharing
+from torchsummary_plus._demo import UnusedConv as SeedUnused
 
 BLOCK_TITLE = "Corrected by torchsummary_plus"
 # Words that start a line of torchsummary's own table.
@@ -69,31 +72,6 @@ def conv3x3():
 
 # --- the three seed cases, input (1, 64, 64) ------------------------------------------
 # Conv2d(1, 1, 3x3, no bias): 1*1*3*3 = 9 parameters.
-
-
-class SeedNoSharing(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.conv1 = conv3x3()
-        self.conv2 = conv3x3()
-
-    def forward(self, x):
-        return self.conv2(self.conv1(x))
-
-
-class SeedSharing(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.conv1 = conv3x3()
-
-    def forward(self, x):
-        return self.conv1(self.conv1(x))
-
-
-class SeedUnused(SeedSharing):
-    def __init__(self):
-        super().__init__()
-        self.conv2 = conv3x3()
 
 
 def test_seed_case1_no_sharing():

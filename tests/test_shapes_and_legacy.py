@@ -16,6 +16,8 @@ import torchsummary
 
 from torchsummary_plus import summary, summary_string
 from torchsummary_plus._shapes import Opaque, describe, legacy_numel, shown_shape
+from torchsummary_plus._demo import SharedConv as SeedSharing  # the seed cases, defined once
+from torchsummary_plus._demo import UnusedConv as SeedUnused
 
 MB = 2**20
 S = torch.Size
@@ -109,29 +111,6 @@ def test_legacy_numel_where_numpy_makes_no_array(shown, expected):
 
 
 # --- legacy figures end to end ------------------------------------------------------------
-
-
-def conv3x3():
-    return nn.Conv2d(1, 1, kernel_size=3, stride=1, padding=1, bias=False)
-
-
-class SeedSharing(nn.Module):
-    """Seed case 2: one convolution called twice."""
-
-    def __init__(self):
-        super().__init__()
-        self.conv1 = conv3x3()
-
-    def forward(self, x):
-        return self.conv1(self.conv1(x))
-
-
-class SeedUnused(SeedSharing):
-    """Seed case 3: as case 2, with a second convolution never called."""
-
-    def __init__(self):
-        super().__init__()
-        self.conv2 = conv3x3()
 
 
 class Split(nn.Module):
