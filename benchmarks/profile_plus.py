@@ -8,7 +8,10 @@ hook for the row, a forward pre-hook with kwargs and an always-called forward ho
 watch switch), with and without an empty TorchFunctionMode pushed; then the whole summary.
 The differences split the cost per module call into what PyTorch's hook dispatch costs by
 itself and what the summary adds on top (registration, its hook bodies, the bookkeeping
-before and after the pass, the figures and the text). --cprofile adds the top functions.
+before and after the pass, the figures and the text). The last case runs the summary with
+Python's cyclic garbage collector disabled: the difference is what the collector's passes
+over the many objects the summary allocates cost (it grows faster than the model).
+--cprofile adds the top functions.
 """
 from __future__ import annotations
 
@@ -84,12 +87,22 @@ def main(argv: list[str] | None = None) -> int:
         with contextlib.redirect_stdout(io.StringIO()):
             return torchsummary_plus.summary(model, (8,), device="cpu")
 
+    def plus_gc_off() -> Any:
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return plus()
+        finally:
+            if enabled:
+                gc.enable()
+
     cases: dict[str, Callable[[], Any]] = {
         "forward": lambda: model(x),
         "forward + row hook": forward_with("row", False),
         "forward + row + switch hooks": forward_with("row switch", False),
         "same + empty TorchFunctionMode": forward_with("row switch", True),
         "torchsummary_plus.summary": plus,
+        "same, cyclic GC disabled": plus_gc_off,
     }
     times: dict[str, list[float]] = {name: [] for name in cases}
     for call in cases.values():
