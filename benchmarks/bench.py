@@ -125,10 +125,16 @@ def _short(error: BaseException) -> str:
 
 
 def time_model(
-    model: nn.Module, size: tuple[int, ...], rounds: int
+    model: nn.Module, size: tuple[int, ...], rounds: int, gc_variant: bool = False
 ) -> tuple[dict[str, list[float]], dict[str, str]]:
-    """Per tool the list of timings (seconds), and the tools that raised (tool -> error)."""
+    """Per tool the list of timings (seconds), and the tools that raised (tool -> error).
+
+    With ``gc_variant``, also "plus, GC off": the same call with Python's cyclic garbage
+    collector disabled for its duration (to see what the collector's passes cost).
+    """
     tools = make_tools(model, size)
+    if gc_variant:
+        tools["plus, GC off"] = _gc_off(tools["plus"])
     guard = HookGuard(model)
     failed: dict[str, str] = {}
     times: dict[str, list[float]] = {name: [] for name in tools}
@@ -158,6 +164,23 @@ def time_model(
             if took is not None:
                 times[name].append(took)
     return times, failed
+
+
+def same_table(model: nn.Module, size: tuple[int, ...]) -> str:
+    """Whether plus's text starts with torchsummary's text, byte for byte."""
+    if torchsummary is None:
+        return "torchsummary not installed"
+    theirs, ours = io.StringIO(), io.StringIO()
+    guard = HookGuard(model)
+    try:
+        with contextlib.redirect_stdout(theirs):
+            torchsummary.summary(model, size, device="cpu")
+    except Exception as error:
+        guard.clean()
+        return f"torchsummary raised {type(error).__name__}"
+    with contextlib.redirect_stdout(ours):
+        torchsummary_plus.summary(model, size, device="cpu")
+    return "identical" if ours.getvalue().startswith(theirs.getvalue()) else "DIFFERENT"
 
 
 def count_module_calls(model: nn.Module, size: tuple[int, ...]) -> int:
@@ -200,6 +223,7 @@ def main_table(rounds: int) -> tuple[list[list[Any]], list[str]]:
         model = built.setdefault(build, build())
         n_modules = len(list(model.modules()))
         calls = count_module_calls(model, size)
+        table = same_table(model, size)
         times, failed = time_model(model, size, rounds)
         base = _med(times["forward"])
         base_ng = _med(times["forward no_grad"])
@@ -220,9 +244,25 @@ def main_table(rounds: int) -> tuple[list[list[Any]], list[str]]:
                 f"{med / base_ng:.2f}x",
                 f"{len(times[tool])}",
             ])
-        notes.append(f"{label}: {n_modules} modules, {calls} module calls per pass")
+        notes.append(
+            f"{label}: {n_modules} modules, {calls} module calls per pass; plus's table vs "
+            f"torchsummary's: {table}"
+        )
         print(f"  timed {label}", file=sys.stderr, flush=True)
     return rows, notes
+
+
+def _gc_off(call: Callable[[], Any]) -> Callable[[], Any]:
+    def run() -> Any:
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return call()
+        finally:
+            if enabled:
+                gc.enable()
+
+    return run
 
 
 def scaling_table(rounds: int) -> tuple[list[list[Any]], list[str]]:
@@ -233,8 +273,8 @@ def scaling_table(rounds: int) -> tuple[list[list[Any]], list[str]]:
     for n in (500, 1000, 2000, 4000):
         model = models.tiny_stack(n)
         calls = count_module_calls(model, (8,))
-        times, failed = time_model(model, (8,), rounds)
-        for tool in ("torchsummary", "plus", "torchinfo"):
+        times, failed = time_model(model, (8,), rounds, gc_variant=True)
+        for tool in ("torchsummary", "plus", "plus, GC off", "torchinfo"):
             # torchinfo runs its pass under torch.no_grad(): compare it with that forward
             base = _med(times["forward no_grad" if tool == "torchinfo" else "forward"])
             if tool not in times:
@@ -384,7 +424,8 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print("Linear growth: 'per call / at 500' stays near 1.00 and the overhead doubles "
           "(about 2.00x) with each doubling of the modules. torchinfo's 'forward s' is the "
-          "no_grad forward, the others' the autograd-on forward.")
+          "no_grad forward, the others' the autograd-on forward. 'plus, GC off' is the same "
+          "summary with Python's cyclic garbage collector disabled during the call.")
     for note in notes:
         print(f"- {note}")
     print()
