@@ -7,7 +7,7 @@ which rows repeat earlier rows, what was never used.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 
@@ -30,9 +30,8 @@ def _product(numbers: Any) -> int:
     return result
 
 
-@dataclass(frozen=True)
-class Row:
-    """One line of the table."""
+class Row(NamedTuple):
+    """One line of the table (a NamedTuple: a model may have a million of them)."""
 
     name: str  # "Conv2d-2"
     module: str  # qualified name, "" for the model itself

@@ -16,6 +16,7 @@ from torch.nn.parameter import is_lazy
 _PARTIAL_USERS = (nn.AdaptiveLogSoftmaxWithLoss,)
 # Hold modules for their owner's code to call; they have no forward of their own.
 _HOLDERS = (nn.ModuleList, nn.ModuleDict)
+_REPLICATING = (nn.DataParallel, nn.parallel.DistributedDataParallel)
 # torchsummary registers no hook on these.
 NOT_HOOKED = (nn.Sequential, nn.ModuleList)
 
@@ -44,6 +45,7 @@ class ModelIndex:
     params: dict[int, ParamInfo] = field(default_factory=dict)  # id -> info, definition order
     owners: list[tuple[str, tuple[int, ...]]] = field(default_factory=list)
     lazy: list[str] = field(default_factory=list)  # modules with uninitialised parameters
+    has_data_parallel: bool = False  # its replicas would copy a wrapped forward
 
 
 def _children(module: nn.Module) -> list[tuple[str, nn.Module]]:
@@ -65,6 +67,8 @@ def index_model(model: nn.Module) -> ModelIndex:
     def walk(module: nn.Module, name: str, inside_script: bool) -> bool:
         """Visit like ``model.apply``; return whether the module is trusted."""
         index.visits[module] = index.visits.get(module, 0) + 1
+        if isinstance(module, _REPLICATING):
+            index.has_data_parallel = True
         seen_before = module in index.names
         if not seen_before:
             index.names[module] = name

@@ -7,6 +7,7 @@ the pass may change and restores it afterwards, whether the pass returned or rai
 from __future__ import annotations
 
 import warnings
+
 import torch
 import torch.nn as nn
 
@@ -56,7 +57,8 @@ class ModelSnapshot:
                 if current != saved:
                     current.clear()
                     current.update(saved)
-            module._non_persistent_buffers_set = non_persistent
+            if module._non_persistent_buffers_set != non_persistent:
+                module._non_persistent_buffers_set = non_persistent
         written = self.written + list(originals.values())
         with torch.no_grad():
             for buf, saved in self.buffers:
@@ -64,12 +66,15 @@ class ModelSnapshot:
             for param, saved in written:
                 param.copy_(saved)
         for module, training in self.modes:
-            module.training = training
+            if module.training is not training:  # Module.__setattr__ is slow: only when needed
+                module.training = training
         written_ids = {id(p) for p, _ in written}
         changed = []
         for param, requires_grad, grad, version in self.flags:
-            param.requires_grad_(requires_grad)
-            param.grad = grad
+            if param.requires_grad is not requires_grad:
+                param.requires_grad_(requires_grad)
+            if param.grad is not grad:
+                param.grad = grad
             if param._version != version and id(param) not in written_ids:
                 changed.append(tuple(param.shape))
         torch.set_rng_state(self.cpu_rng)

@@ -1,7 +1,6 @@
 """The value ``summary`` returns: torchsummary's pair, carrying every other figure too."""
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Any
 
 import torch
@@ -48,6 +47,6 @@ class SummaryResult(tuple):
         """Every figure and the rows, JSON-ready (shapes of non-tensors become their text)."""
         figures = {k: v for k, v in vars(self).items() if k != "rows"}
         figures["rows"] = [
-            dict(asdict(row), output_shape=str(row.output_shape)) for row in self.rows
+            dict(row._asdict(), output_shape=str(row.output_shape)) for row in self.rows
         ]
         return figures

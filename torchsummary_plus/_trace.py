@@ -6,6 +6,7 @@ model, its modes and the random state are restored afterwards (see ``_restore``)
 """
 from __future__ import annotations
 
+import gc
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Callable
@@ -14,60 +15,14 @@ import torch
 import torch.nn as nn
 
 from ._arguments import CallSpec, make_inputs
-from ._restore import ModelSnapshot
-from ._shapes import describe
 from ._index import NOT_HOOKED, ModelIndex, ParamInfo, index_model
+from ._observe import CALL_IMPL, ModuleFacts, can_wrap, class_name, hook_module, row_recorder, wrap_forward
+from ._restore import ModelSnapshot
 from ._watch import ParameterWatch, WatchSwitch
 
 
 class SummaryError(RuntimeError):
     """The model's own forward pass raised; the message says where."""
-
-
-class ModuleFacts:
-    """What a row needs to know about its module, read as torchsummary reads it."""
-
-    __slots__ = ("class_name", "qualname", "naive_count", "trainable", "naive", "own_ids")
-
-    def __init__(self, module: nn.Module, qualname: str, canonical: dict[int, int]) -> None:
-        # torchsummary's way of naming: the text after the last dot of str(class)
-        self.class_name = str(module.__class__).split(".")[-1].split("'")[0]
-        self.qualname = qualname
-        self.trainable: bool | None = None  # decided by `weight` alone, None without one
-        naive = []  # (tensor id, numel) of what torchsummary counts: `weight` and `bias` only
-        for attr, reads in (("weight", 4), ("bias", 3)):
-            tensor = _read_like_torchsummary(module, attr, reads)
-            if not isinstance(tensor, torch.Tensor):
-                continue
-            naive.append((canonical.get(id(tensor), id(tensor)), tensor.numel()))
-            if attr == "weight":
-                self.trainable = tensor.requires_grad
-        self.naive = tuple(naive)
-        self.naive_count = sum(numel for _, numel in naive)
-        self.own_ids = tuple(
-            canonical.get(id(p), id(p)) for p in module._parameters.values() if p is not None
-        )
-
-
-def computes_weight(module: nn.Module) -> bool:
-    """Whether reading `weight` or `bias` runs code (a parametrization's property)."""
-    cls = type(module)
-    return isinstance(getattr(cls, "weight", None), property) or isinstance(
-        getattr(cls, "bias", None), property
-    )
-
-
-def _read_like_torchsummary(module: nn.Module, attr: str, reads: int) -> Any:
-    """torchsummary reads `weight` four times and `bias` three times when they are tensors.
-
-    Where reading runs code (a parametrization calls its modules, which print rows of their
-    own), it is read that many times, so the same rows appear in the same order.
-    """
-    value = getattr(module, attr, None)
-    if isinstance(value, torch.Tensor) and computes_weight(module):
-        for _ in range(reads - 1):
-            value = getattr(module, attr, None)
-    return value
 
 
 @dataclass
@@ -130,15 +85,12 @@ def _watched(call: Callable[[], Any], watch: ParameterWatch) -> None:
             torch._C._pop_torch_function_stack()
 
 
-_CALL_IMPL = nn.Module._call_impl.__code__
-
-
 def _failing_module(tb: TracebackType | None, names: dict[nn.Module, str]) -> tuple[Any, Any]:
     """The innermost module of the model whose call the traceback passes through."""
     found: tuple[Any, Any] = (None, ())
     while tb is not None:
         frame = tb.tb_frame
-        if frame.f_code is _CALL_IMPL and frame.f_locals.get("self") in names:
+        if frame.f_code is CALL_IMPL and frame.f_locals.get("self") in names:
             found = (frame.f_locals["self"], frame.f_locals.get("args", ()))
         tb = tb.tb_next
     return found
@@ -155,17 +107,48 @@ def _forward_error(error: Exception, names: dict[nn.Module, str], rows: int) -> 
     if module is None:
         where = "before any module of the model ran"
     else:
-        class_name = str(module.__class__).split(".")[-1].split("'")[0]
+        name = class_name(type(module))
         qualname = names[module] or "(the model itself)"
         where = (
-            f"in module {qualname} ({class_name}, would be row {class_name}-{rows + 1}) "
+            f"in module {qualname} ({name}, would be row {name}-{rows + 1}) "
             f"called with inputs [{_shapes_of(args)}]"
         )
     return SummaryError(f"the model's forward pass failed {where}: {type(error).__name__}: {error}")
 
 
+def _observe(
+    model: nn.Module,
+    index: ModelIndex,
+    spec: CallSpec,
+    rows: list[tuple[ModuleFacts, Any]],
+    canonical: dict[int, int],
+    switch: WatchSwitch,
+) -> list[Callable[[], None]]:
+    """Observe every module that gets rows or pauses the watch; returns the undo functions."""
+    hooked = hooked_modules(model, spec.layout, index)
+    wrapping = not index.has_data_parallel and not _global_forward_hooks()
+    undo: list[Callable[[], None]] = []
+    for module, qualname in index.names.items():
+        copies = hooked.get(module, 0)
+        pauses = module in index.trusted_roots
+        if not copies and not pauses:
+            continue
+        record = row_recorder(rows, module, qualname, copies, canonical) if copies else None
+        if wrapping and can_wrap(module):
+            undo.append(wrap_forward(module, record, switch if pauses else None))
+        else:
+            handles = hook_module(module, record, switch if pauses else None)
+            undo += [handle.remove for handle in handles]
+    return undo
+
+
+def _global_forward_hooks() -> bool:
+    """Global forward hooks run before a module's own: a wrapper would see their output early."""
+    return bool(torch.nn.modules.module._global_forward_hooks)
+
+
 def run_trace(model: nn.Module, spec: CallSpec) -> Trace:
-    """Run one forward pass with hooks and the parameter watch; leave the model as it was."""
+    """Run one forward pass, observed, with the parameter watch; leave the model as it was."""
     index = index_model(model)
     if index.lazy:
         raise ValueError(
@@ -173,60 +156,30 @@ def run_trace(model: nn.Module, spec: CallSpec) -> Trace:
             "pass would initialise them and so change the model; run one forward pass yourself "
             "first, then summarize"
         )
-    names = index.names
     rows: list[tuple[ModuleFacts, Any]] = []
     watch = ParameterWatch(set(index.params))
-    switch = WatchSwitch(watch, list(index.trusted_roots))
-    snapshot = ModelSnapshot(list(names))
-    handles: list[Any] = []
+    switch = WatchSwitch(watch)
+    snapshot = ModelSnapshot(list(index.names))
+    undo: list[Callable[[], None]] = []
+    collecting = gc.isenabled()
+    gc.disable()  # the objects made per module would make the collector's passes quadratic
     try:
         call, canonical = _forward_call(model, spec, watch)
-        for module, copies in hooked_modules(model, spec.layout, index).items():
-            hook = _row_hook(rows, module, names[module], copies, canonical)
-            handles.append(module.register_forward_hook(hook))
-        handles += switch.register()  # after the row hooks: see WatchSwitch.register
+        undo = _observe(model, index, spec, rows, canonical, switch)
         try:
             _watched(call, watch)
         except Exception as error:
-            raise _forward_error(error, names, len(rows)) from error
+            raise _forward_error(error, index.names, len(rows)) from error
     finally:
-        for handle in handles:
-            handle.remove()
+        for step in undo:
+            step()
         snapshot.restore(watch.originals)
+        if collecting:
+            gc.enable()
     used = {canonical.get(i, i) for i in watch.seen_ids} | switch.used_ids()
     for module in index.script_tops:
         used.update(id(p) for p in module.parameters())
-    untraced = [(names[m], sum(p.numel() for p in m.parameters())) for m in index.script_tops]
+    untraced = [
+        (index.names[m], sum(p.numel() for p in m.parameters())) for m in index.script_tops
+    ]
     return Trace(rows, index.params, index.owners, used, untraced)
-
-
-def _row_hook(
-    rows: list[tuple[ModuleFacts, Any]],
-    module: nn.Module,
-    qualname: str,
-    copies: int,
-    canonical: dict[int, int],
-) -> Callable[[nn.Module, Any, Any], None]:
-    """The forward hook of one module: appends `copies` rows per call (see hooked_modules).
-
-    Like torchsummary, the module's `weight` and `bias` are read after it ran (a pre-hook may
-    have made them); once for the first call, or at every call where reading runs code.
-    """
-    facts: ModuleFacts | None = None
-    every_call = computes_weight(module)
-    tensor = torch.Tensor
-    append = rows.append
-
-    def hook(module: nn.Module, args: Any, output: Any) -> None:
-        nonlocal facts
-        shape = output.shape if type(output) is tensor else describe(output)
-        for _ in range(copies):
-            if facts is None or every_call:
-                at = len(rows)
-                append(None)  # type: ignore[arg-type]  # this row's number comes first
-                facts = ModuleFacts(module, qualname, canonical)
-                rows[at] = (facts, shape)
-            else:
-                append((facts, shape))
-
-    return hook

@@ -84,15 +84,14 @@ class ParameterWatch(TorchFunctionMode):
 
 
 class WatchSwitch:
-    """Forward hooks that pause the watch while a trusted root runs.
+    """Pauses the watch while a trusted root runs (see ``_observe`` for how it is called).
 
     The watch is paused only when it is on top of the mode stack (a mode the model pushes
     itself stays untouched) and resumed when the outermost trusted module returns or raises.
     """
 
-    def __init__(self, watch: ParameterWatch, roots: list[nn.Module]) -> None:
+    def __init__(self, watch: ParameterWatch) -> None:
         self.watch = watch
-        self.roots = roots
         self.depth = 0
         self.paused = False
         self.ran: dict[nn.Module, None] = {}
@@ -109,24 +108,12 @@ class WatchSwitch:
                 self.paused = True
         self.depth += 1
 
-    def leave(self, module: nn.Module, args: Any, output: Any) -> None:
+    def leave(self, module: nn.Module) -> None:
         self.ran[module] = None
         self.depth -= 1
         if self.depth == 0 and self.paused:
             torch._C._push_on_torch_function_stack(self.watch)
             self.paused = False
-
-    def register(self) -> list[Any]:
-        """Hook every trusted root; returns the handles for removal.
-
-        Register these after the row hooks: a module's hooks run in registration order, so
-        its row hook still runs with the watch paused and reads the output's shape cheaply.
-        """
-        handles = []
-        for module in self.roots:
-            handles.append(module.register_forward_pre_hook(self.enter, with_kwargs=True))
-            handles.append(module.register_forward_hook(self.leave, always_call=True))
-        return handles
 
     def used_ids(self) -> set[int]:
         """Every parameter below the trusted roots that ran."""
