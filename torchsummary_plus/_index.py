@@ -6,6 +6,7 @@ than the hooks. One recursive walk over ``_modules`` gives the same facts in the
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import torch
@@ -21,8 +22,8 @@ _REPLICATING = (nn.DataParallel, nn.parallel.DistributedDataParallel)
 NOT_HOOKED = (nn.Sequential, nn.ModuleList)
 
 
-def _is_torch_nn_class(module: nn.Module) -> bool:
-    cls = type(module)
+@functools.lru_cache(maxsize=None)
+def _is_torch_nn_class(cls: type) -> bool:
     return cls.__module__.startswith("torch.nn.modules.") and not issubclass(cls, _PARTIAL_USERS)
 
 
@@ -50,6 +51,8 @@ class ModelIndex:
 
 def _children(module: nn.Module) -> list[tuple[str, nn.Module]]:
     """Like ``named_children()``: each child once per parent (first name), None left out."""
+    if not module._modules:
+        return []
     seen: set[nn.Module] = set()
     named = []
     for name, child in module._modules.items():
@@ -84,7 +87,7 @@ def index_model(model: nn.Module) -> ModelIndex:
         for child_name, child in _children(module):
             if not walk(child, prefix + child_name, inside_script):
                 children_trusted = False
-        trusted = children_trusted and _is_torch_nn_class(module)
+        trusted = children_trusted and _is_torch_nn_class(type(module))
         if trusted:
             index.trusted.add(module)
         return trusted

@@ -15,6 +15,7 @@ from typing import Any, Callable
 
 import torch
 import torch.nn as nn
+from torch import Tensor
 
 from ._shapes import describe
 from ._watch import WatchSwitch
@@ -32,19 +33,22 @@ class ModuleFacts:
     def __init__(self, module: nn.Module, qualname: str, canonical: dict[int, int]) -> None:
         self.class_name = class_name(type(module))
         self.qualname = qualname
-        self.trainable: bool | None = None  # decided by `weight` alone, None without one
-        naive = []  # (tensor id, numel) of what torchsummary counts: `weight` and `bias` only
-        for attr, reads in (("weight", 4), ("bias", 3)):
-            tensor = _read_like_torchsummary(module, attr, reads)
-            if not isinstance(tensor, torch.Tensor):
-                continue
-            naive.append((canonical.get(id(tensor), id(tensor)), tensor.numel()))
-            if attr == "weight":
-                self.trainable = tensor.requires_grad
+        weight, bias = _weight_and_bias(module)
+        # what torchsummary counts, `weight` and `bias` only: (tensor id, numel)
+        naive = []
+        if isinstance(weight, Tensor):
+            naive.append((canonical.get(id(weight), id(weight)), weight.numel()))
+        if isinstance(bias, Tensor):
+            naive.append((canonical.get(id(bias), id(bias)), bias.numel()))
         self.naive = tuple(naive)
-        self.naive_count = sum(numel for _, numel in naive)
-        self.own_ids = tuple(
-            canonical.get(id(p), id(p)) for p in module._parameters.values() if p is not None
+        self.naive_count = sum([numel for _, numel in naive])
+        # decided by `weight` alone, None without one
+        self.trainable = weight.requires_grad if isinstance(weight, Tensor) else None
+        params = module._parameters
+        self.own_ids = (
+            tuple([canonical.get(id(p), id(p)) for p in params.values() if p is not None])
+            if params
+            else ()
         )
 
 
@@ -52,6 +56,11 @@ class ModuleFacts:
 def class_name(cls: type) -> str:
     """torchsummary's way of naming a row: the text after the last dot of str(class)."""
     return str(cls).split(".")[-1].split("'")[0]
+
+
+@functools.lru_cache(maxsize=None)
+def _class_defines_weight_or_bias(cls: type) -> bool:
+    return hasattr(cls, "weight") or hasattr(cls, "bias")
 
 
 @functools.lru_cache(maxsize=None)
@@ -66,25 +75,39 @@ def computes_weight(module: nn.Module) -> bool:
     return _class_computes_weight(type(module))
 
 
-def _read_like_torchsummary(module: nn.Module, attr: str, reads: int) -> Any:
-    """torchsummary reads `weight` four times and `bias` three times when they are tensors.
+def _registered(module: nn.Module, attr: str) -> Any:
+    """What ``Module.__getattr__`` finds for ``attr``, without its slow raise when absent."""
+    for registry in (module._parameters, module._buffers, module._modules):
+        if attr in registry:
+            return registry[attr]
+    return None
 
-    Where reading runs code (a parametrization calls its modules, which print rows of their
-    own), it is read that many times, so the same rows appear in the same order. Otherwise
-    the registries are looked up first: ``Module.__getattr__`` raising for a missing name is
-    slow, and most modules have no `weight`.
+
+def _weight_and_bias(module: nn.Module) -> tuple[Any, Any]:
+    """`weight` and `bias` as torchsummary's hook reads them (None where absent).
+
+    Most modules keep them in their registries (or have none): read there directly, since
+    ``Module.__getattr__`` raising for a missing name is slow. Otherwise read the attribute
+    as torchsummary does: `weight` four times and `bias` three times when they are tensors,
+    so that where reading runs code (a parametrization calls its modules, which print rows
+    of their own) the same rows appear in the same order.
     """
-    if computes_weight(module) or isinstance(module, torch.jit.ScriptModule):
+    instance = module.__dict__
+    if not (
+        _class_defines_weight_or_bias(type(module))
+        or "weight" in instance
+        or "bias" in instance
+        or isinstance(module, torch.jit.ScriptModule)
+    ):
+        return _registered(module, "weight"), _registered(module, "bias")
+    read = []
+    for attr, reads in (("weight", 4), ("bias", 3)):
         value = getattr(module, attr, None)
-        if isinstance(value, torch.Tensor):
+        if isinstance(value, Tensor) and computes_weight(module):
             for _ in range(reads - 1):
                 value = getattr(module, attr, None)
-        return value
-    for registry in (module.__dict__, module._parameters, module._buffers, module._modules):
-        value = registry.get(attr, _NO_ATTRIBUTE)
-        if value is not _NO_ATTRIBUTE:
-            return value
-    return getattr(module, attr, None) if hasattr(type(module), attr) else None
+        read.append(value)
+    return read[0], read[1]
 
 
 def row_recorder(
@@ -153,7 +176,7 @@ def wrap_forward(
             switch.leave(module)
         return output
 
-    functools.update_wrapper(forward, original)
+    forward.__wrapped__ = original  # type: ignore[attr-defined]  # inspect.signature follows it
     module.__dict__["forward"] = forward
 
     def undo() -> None:
