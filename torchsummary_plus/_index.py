@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import torch
 import torch.nn as nn
@@ -27,8 +28,7 @@ def _is_torch_nn_class(cls: type) -> bool:
     return cls.__module__.startswith("torch.nn.modules.") and not issubclass(cls, _PARTIAL_USERS)
 
 
-@dataclass
-class ParamInfo:
+class ParamInfo(NamedTuple):
     name: str  # first qualified name, as model.named_parameters() gives it
     numel: int
     nbytes: int
@@ -118,7 +118,7 @@ def _index_parameters(first_visit: list[tuple[nn.Module, str]], index: ModelInde
         for param_name, p in module._parameters.items():
             if p is None:
                 continue
-            if is_lazy(p):
+            if type(p) is not nn.Parameter and is_lazy(p):
                 index.lazy.append(prefix + param_name)
                 continue
             own.append(id(p))
