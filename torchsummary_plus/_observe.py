@@ -83,6 +83,18 @@ def _registered(module: nn.Module, attr: str) -> Any:
     return None
 
 
+def _reads_registries(module: nn.Module) -> bool:
+    """Whether `weight` and `bias` can only come from the module's registries (the common
+    case); otherwise an attribute or property may make them while the module runs."""
+    instance = module.__dict__
+    return not (
+        _class_defines_weight_or_bias(type(module))
+        or "weight" in instance
+        or "bias" in instance
+        or isinstance(module, torch.jit.ScriptModule)
+    )
+
+
 def _weight_and_bias(module: nn.Module) -> tuple[Any, Any]:
     """`weight` and `bias` as torchsummary's hook reads them (None where absent).
 
@@ -92,13 +104,7 @@ def _weight_and_bias(module: nn.Module) -> tuple[Any, Any]:
     so that where reading runs code (a parametrization calls its modules, which print rows
     of their own) the same rows appear in the same order.
     """
-    instance = module.__dict__
-    if not (
-        _class_defines_weight_or_bias(type(module))
-        or "weight" in instance
-        or "bias" in instance
-        or isinstance(module, torch.jit.ScriptModule)
-    ):
+    if _reads_registries(module):
         return _registered(module, "weight"), _registered(module, "bias")
     read = []
     for attr, reads in (("weight", 4), ("bias", 3)):
@@ -120,10 +126,12 @@ def row_recorder(
     """Appends ``copies`` rows for one call of ``module``, given its output.
 
     torchsummary hooks a module once per parent holding it, so it prints that many rows per
-    call. Like torchsummary, `weight` and `bias` are read after the module ran (a pre-hook
-    may have made them): once for the first call, or at every call where reading runs code.
+    call. Where `weight` and `bias` live in the registries, the facts are read now, before
+    the pass (reading them in the middle of the pass costs twice as much); otherwise, like
+    torchsummary, after the module ran (a pre-hook may have made them): for the first call,
+    or at every call where reading runs code.
     """
-    facts: ModuleFacts | None = None
+    facts = ModuleFacts(module, qualname, canonical) if _reads_registries(module) else None
     every_call = computes_weight(module)
     tensor = torch.Tensor
     append = rows.append
