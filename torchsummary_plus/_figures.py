@@ -103,14 +103,16 @@ def _shared_rows(trace: Trace, names: list[str]) -> tuple[dict[str, str], dict[s
     shared: dict[str, str] = {}
     twice: dict[str, int] = {}
     for name, (facts, _) in zip(names, trace.rows):
-        ids = facts.own_ids + tuple(i for i, _ in facts.naive)
+        ids = facts.row_ids
+        if not ids:  # most rows: activations, pooling
+            continue
         earlier = [first_row[i] for i in ids if i in first_row]
         if earlier:
             shared[name] = earlier[0]
-            twice[name] = sum(n for i, n in facts.naive if i in counted)
+            twice[name] = sum([n for i, n in facts.naive if i in counted])
         for i in ids:
             first_row.setdefault(i, name)
-        counted.update(i for i, _ in facts.naive)
+        counted.update([i for i, _ in facts.naive])
     return shared, twice
 
 

@@ -28,7 +28,7 @@ _NO_ATTRIBUTE = object()
 class ModuleFacts:
     """What a row needs to know about its module, read as torchsummary reads it."""
 
-    __slots__ = ("class_name", "qualname", "naive_count", "trainable", "naive", "own_ids")
+    __slots__ = ("class_name", "qualname", "naive_count", "trainable", "naive", "own_ids", "row_ids")
 
     def __init__(self, module: nn.Module, qualname: str, canonical: dict[int, int]) -> None:
         self.class_name = class_name(type(module))
@@ -50,6 +50,8 @@ class ModuleFacts:
             if params
             else ()
         )
+        # the tensors that make a later row of this module repeat an earlier one
+        self.row_ids = self.own_ids + tuple([i for i, _ in naive if i not in self.own_ids])
 
 
 @functools.lru_cache(maxsize=None)
