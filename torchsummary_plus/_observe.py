@@ -164,30 +164,37 @@ def wrap_forward(
     """Observe ``module`` through its ``forward``; returns the function that undoes it.
 
     Only calls made through ``module(...)`` are observed, as hooks would: a direct
-    ``module.forward(...)`` from the model's code runs unobserved.
+    ``module.forward(...)`` from the model's code runs unobserved. This is the hot path of
+    the pass (every call of every observed module), hence one body per case.
     """
     previous = module.__dict__.get("forward", _NO_ATTRIBUTE)
     original = module.forward
+    getframe = sys._getframe
+    note = record if record is not None else _ignore
 
     def forward(*args: Any, **kwargs: Any) -> Any:
-        if sys._getframe(1).f_code.co_filename != _MODULE_FILE:
+        if getframe(1).f_code.co_filename != _MODULE_FILE:
             return original(*args, **kwargs)
-        if switch is not None:
-            switch.enter(module, args, kwargs)
+        output = original(*args, **kwargs)
+        note(output)
+        return output
+
+    def forward_pausing(*args: Any, **kwargs: Any) -> Any:
+        if getframe(1).f_code.co_filename != _MODULE_FILE:
+            return original(*args, **kwargs)
+        switch.enter(module, args, kwargs)  # type: ignore[union-attr]
         try:
             output = original(*args, **kwargs)
         except BaseException:
-            if switch is not None:
-                switch.leave(module)
+            switch.leave(module)  # type: ignore[union-attr]
             raise
-        if record is not None:
-            record(output)  # before the watch resumes: reading the shape is then cheap
-        if switch is not None:
-            switch.leave(module)
+        note(output)  # before the watch resumes: reading the shape is then cheap
+        switch.leave(module)  # type: ignore[union-attr]
         return output
 
-    forward.__wrapped__ = original  # type: ignore[attr-defined]  # inspect.signature follows it
-    module.__dict__["forward"] = forward
+    wrapper = forward if switch is None else forward_pausing
+    wrapper.__wrapped__ = original  # type: ignore[attr-defined]  # inspect.signature follows it
+    module.__dict__["forward"] = wrapper
 
     def undo() -> None:
         if previous is _NO_ATTRIBUTE:
@@ -196,6 +203,10 @@ def wrap_forward(
             module.__dict__["forward"] = previous
 
     return undo
+
+
+def _ignore(output: Any) -> None:
+    """The row recorder of a module that gets no rows (it only pauses the watch)."""
 
 
 def _raised_in(module: nn.Module) -> bool:

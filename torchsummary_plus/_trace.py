@@ -75,8 +75,9 @@ def _forward_call(
     return lambda: torch.func.functional_call(model, stand_ins, tuple(inputs)), canonical
 
 
-def _watched(call: Callable[[], Any], watch: ParameterWatch) -> None:
+def _watched(call: Callable[[], Any], watch: ParameterWatch, switch: WatchSwitch) -> None:
     torch._C._push_on_torch_function_stack(watch)
+    switch.top = torch._C._len_torch_function_stack()
     try:
         call()
     finally:
@@ -167,7 +168,7 @@ def run_trace(model: nn.Module, spec: CallSpec) -> Trace:
         call, canonical = _forward_call(model, spec, watch)
         undo = _observe(model, index, spec, rows, canonical, switch)
         try:
-            _watched(call, watch)
+            _watched(call, watch, switch)
         except Exception as error:
             raise _forward_error(error, index.names, len(rows)) from error
     finally:

@@ -88,30 +88,33 @@ class WatchSwitch:
 
     The watch is paused only when it is on top of the mode stack (a mode the model pushes
     itself stays untouched) and resumed when the outermost trusted module returns or raises.
+    Both are on the hot path of every call of a trusted root, so they stay small.
     """
 
     def __init__(self, watch: ParameterWatch) -> None:
         self.watch = watch
         self.depth = 0
         self.paused = False
-        self.ran: dict[nn.Module, None] = {}
+        self.top = -1  # the mode stack's length while the watch is on top of it
+        self.ran: set[nn.Module] = set()
 
     def enter(self, module: nn.Module, args: Any, kwargs: dict[str, Any]) -> None:
-        if self.depth == 0:
-            # A parameter handed to a trusted module as an input is used there, unwatched.
-            self.watch._note_nested(args)
-            if kwargs:
-                self.watch._note_nested(kwargs.values())
-            n = torch._C._len_torch_function_stack()
-            if n and torch._C._get_function_stack_at(n - 1) is self.watch:
-                torch._C._pop_torch_function_stack()
-                self.paused = True
-        self.depth += 1
+        depth = self.depth
+        self.depth = depth + 1
+        if depth:
+            return
+        # A parameter handed to a trusted module as an input is used there, unwatched.
+        self.watch._note_nested(args)
+        if kwargs:
+            self.watch._note_nested(kwargs.values())
+        if torch._C._len_torch_function_stack() == self.top:
+            torch._C._pop_torch_function_stack()
+            self.paused = True
 
     def leave(self, module: nn.Module) -> None:
-        self.ran[module] = None
+        self.ran.add(module)
         self.depth -= 1
-        if self.depth == 0 and self.paused:
+        if self.paused and not self.depth:
             torch._C._push_on_torch_function_stack(self.watch)
             self.paused = False
 
