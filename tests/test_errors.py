@@ -109,6 +109,18 @@ def test_unknown_layout(bad, capsys):
     check_rejected(capsys, ValueError, [f"layout={bad!r}", "'pypi', 'master'"], layout=bad)
 
 
+@pytest.mark.parametrize("bad", ["no", 0, None])
+def test_plus_must_be_a_bool(bad, capsys):
+    check_rejected(capsys, TypeError, [f"plus={bad!r}", "expected True or False"], plus=bad)
+
+
+def test_compare_must_be_a_bool(capsys):
+    model = CountingNet()
+    with pytest.raises(TypeError, match=r"compare='yes' is not valid: expected True or False"):
+        summary(model, (3,), device="cpu", compare="yes")
+    assert model.calls == 0 and capsys.readouterr().out == ""
+
+
 def test_valid_spellings_are_accepted(capsys):
     """The checks reject only what is wrong: these all run (numpy ints, a list shape,
     legacy tensor types, an upper-case device name)."""

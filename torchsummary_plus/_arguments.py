@@ -156,6 +156,13 @@ def resolve_device(model: nn.Module, device: Any) -> tuple[torch.device, bool]:
     return actual, False
 
 
+def check_flags(**flags: Any) -> None:
+    """Keyword options that are switches take True or False, nothing else."""
+    for name, value in flags.items():
+        if not isinstance(value, bool):
+            raise TypeError(f"{name}={value!r} is not valid: expected True or False")
+
+
 def check_call(
     model: Any,
     input_size: Any,

@@ -7,7 +7,7 @@ from typing import Any, Iterator, Sequence, Union
 import torch
 import torch.nn as nn
 
-from ._arguments import CallSpec, check_call
+from ._arguments import CallSpec, check_call, check_flags
 from ._figures import (
     corrected_figures,
     legacy_figures,
@@ -56,6 +56,7 @@ def summary(
     ``compare=True`` adds the comparison table (see ``compare``), from the same pass.
     Returns the pair ``(total_params, trainable_params)`` with every figure as an attribute.
     """
+    check_flags(plus=plus, compare=compare)
     spec = check_call(model, input_size, batch_size, device, dtypes, layout)
     lines, result = _summarize(spec, model, plus)
     write = sys.stdout.write
@@ -81,6 +82,7 @@ def summary_string(
     plus: bool = True,
 ) -> tuple[str, SummaryResult]:
     """Return ``(text, result)`` as the GitHub master's ``summary_string`` does; prints nothing."""
+    check_flags(plus=plus)
     spec = check_call(model, input_size, batch_size, device, dtypes, layout)
     lines, result = _summarize(spec, model, plus)
     return "".join(line + "\n" for line in lines), result
