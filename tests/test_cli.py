@@ -129,6 +129,12 @@ TINY_JSON = {
     "unique_params_bytes": 32,
     "used_params_bytes": 32,
     "input_bytes": 12,  # one sample of 3 float32
+    # torchsummary's own tensors (fc.weight, fc.bias) once: 8, trainable, 32 B; none left out
+    "deduplicated_params": 8,
+    "deduplicated_trainable_params": 8,
+    "deduplicated_requires_grad_params": 8,
+    "deduplicated_params_bytes": 32,
+    "uncounted_params": [],
     "shared_rows": {},
     "unused_modules": [],
     "untraced_modules": [],

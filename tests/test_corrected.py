@@ -795,3 +795,38 @@ def test_no_block_line_starts_like_a_table_line(make, size, kwargs):
     table = text.splitlines()[: len(text.splitlines()) - len(block)]
     for start in TABLE_STARTS:
         assert len([line for line in table if line.lstrip().startswith(start)]) == 1, start
+
+
+class TiedScaledFrozen(nn.Module):
+    """Tied embedding/output, a parameter not named weight/bias, a frozen weight with a
+    trainable bias: every way torchsummary's own tensors differ from model.parameters()."""
+
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(10, 4)
+        self.fc = nn.Linear(4, 4)
+        self.fc.weight.requires_grad_(False)
+        self.scale = nn.Parameter(torch.ones(4))
+        self.out = nn.Linear(4, 10)
+        self.out.weight = self.emb.weight
+
+    def forward(self, ids):
+        return self.out(self.fc(self.emb(ids)) * self.scale)
+
+
+def test_torchsummary_tensors_counted_once_and_what_no_row_counts():
+    _, result = summary_string(TiedScaledFrozen(), (3,), dtypes=[torch.LongTensor], device="cpu")
+    # rows: Embedding-1 weight 40; Linear-2 (fc) 16 + 4; Linear-3 (out) 40 (the tied weight) + 10
+    assert result.total_params == 40 + 20 + 50
+    # each of those tensors once: emb.weight 40, fc.weight 16, fc.bias 4, out.bias 10 = 70
+    assert result.deduplicated_params == 70
+    # torchsummary's rule, the row's weight decides: Embedding 40, fc none (its weight is
+    # frozen, so its trainable bias is not counted), out's bias 10 = 50
+    assert result.deduplicated_trainable_params == 50
+    # each tensor's own flag: emb.weight 40 + fc.bias 4 + out.bias 10 = 54
+    assert result.deduplicated_requires_grad_params == 54
+    assert result.deduplicated_params_bytes == 70 * 4
+    # no row counts `scale`: it is not called weight or bias
+    assert result.uncounted_params == [("scale", 4)]
+    # all parameters once: 40 + 16 + 4 + 4 + 10 = 74
+    assert result.unique_params == 74

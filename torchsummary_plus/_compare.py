@@ -77,42 +77,11 @@ def _listing(items: Sequence[str]) -> str:
     return shown + (f" and {more} more" if more > 0 else "")
 
 
-def _weight_bias(module: nn.Module) -> list[torch.Tensor]:
-    tensors = (getattr(module, "weight", None), getattr(module, "bias", None))
-    return [t for t in tensors if isinstance(t, torch.Tensor)]
-
-
-def _deduplicated(model: nn.Module, result: SummaryResult) -> tuple[Tally, int, set[int]]:
-    """torchsummary's tensors (`weight` and `bias` of each row's module) counted once.
-
-    Trainability follows torchsummary's rule (the module's `weight` decides for both), so
-    this column differs from the naive one by repeats alone. Also returns how many of these
-    tensors really require grad, and their ids.
-    """
-    seen: set[int] = set()
-    total = trainable = really_trainable = nbytes = 0
-    for qualname in dict.fromkeys(row.module for row in result.rows):
-        module = model.get_submodule(qualname)
-        weight = getattr(module, "weight", None)
-        row_trainable = isinstance(weight, torch.Tensor) and weight.requires_grad
-        for tensor in _weight_bias(module):
-            if id(tensor) in seen:
-                continue
-            seen.add(id(tensor))
-            total += tensor.numel()
-            nbytes += tensor.numel() * tensor.element_size()
-            trainable += tensor.numel() if row_trainable else 0
-            really_trainable += tensor.numel() if tensor.requires_grad else 0
-    return Tally(total, trainable, nbytes), really_trainable, seen
-
-
-def _reasons(model: nn.Module, result: SummaryResult, dedup: Tally, really_trainable: int,
-             counted: set[int]) -> _Reasons:
+def _reasons(result: SummaryResult) -> _Reasons:
     not_named, no_row = [], []
-    for name, param in model.named_parameters():
-        if id(param) not in counted:
-            leaf = name.rsplit(".", 1)[-1]
-            (no_row if leaf in ("weight", "bias") else not_named).append(f"{name} ({param.numel():,})")
+    for name, numel in result.uncounted_params:
+        leaf = name.rsplit(".", 1)[-1]
+        (no_row if leaf in ("weight", "bias") else not_named).append(f"{name} ({numel:,})")
     missed = []
     if not_named:
         missed.append("not named weight/bias: " + _listing(not_named))
@@ -122,11 +91,15 @@ def _reasons(model: nn.Module, result: SummaryResult, dedup: Tally, really_train
     unused = result.unused_modules
     return _Reasons(
         repeats="repeated rows: " + _listing(repeats) if repeats else "",
-        four_bytes="torchsummary assumes 4 bytes per parameter" if dedup.nbytes != 4 * dedup.total else "",
+        four_bytes=(
+            "torchsummary assumes 4 bytes per parameter"
+            if result.deduplicated_params_bytes != 4 * result.deduplicated_params
+            else ""
+        ),
         missed="; ".join(missed),
         weight_decides=(
             "torchsummary takes trainability from each module's weight"
-            if really_trainable != dedup.trainable
+            if result.deduplicated_requires_grad_params != result.deduplicated_trainable_params
             else ""
         ),
         unused=f"never used: {_listing(unused)} ({result.unused_params:,} parameters)" if unused else "",
@@ -150,14 +123,18 @@ def _why(key: Callable[[Tally], int], tallies: Sequence[Tally], reasons: _Reason
     return "; ".join(p for p in parts if p)
 
 
-def figure_rows(model: nn.Module, result: SummaryResult) -> list[FigureRow]:
-    """The comparison's lines, worked out from the model and one summary's result."""
-    dedup, really_trainable, counted = _deduplicated(model, result)
+def figure_rows(result: SummaryResult) -> list[FigureRow]:
+    """The comparison's lines, worked out from one summary's result."""
+    dedup = Tally(
+        result.deduplicated_params,
+        result.deduplicated_trainable_params,
+        result.deduplicated_params_bytes,
+    )
     naive = Tally(result.total_params, result.trainable_params, 4 * result.total_params)
     used = Tally(result.used_params, result.used_trainable_params, result.used_params_bytes)
     held = Tally(result.unique_params, result.unique_trainable_params, result.unique_params_bytes)
     tallies = (naive, dedup, used, held)
-    reasons = _reasons(model, result, dedup, really_trainable, counted)
+    reasons = _reasons(result)
     rest_mb = result.forward_backward_size_mb + result.input_size_mb
 
     def counts(label: str, key: Callable[[Tally], int], kind: str) -> FigureRow:
@@ -184,11 +161,11 @@ def check_tablefmt(tablefmt: str) -> None:
                          + ", ".join(tabulate_formats))
 
 
-def comparison_table(model: nn.Module, result: SummaryResult, tablefmt: str = "simple") -> str:
+def comparison_table(result: SummaryResult, tablefmt: str = "simple") -> str:
     """The comparison as text, in any of tabulate's formats."""
     check_tablefmt(tablefmt)
     return tabulate(
-        [[row.label, *row.values, row.why] for row in figure_rows(model, result)],
+        [[row.label, *row.values, row.why] for row in figure_rows(result)],
         headers=HEADERS,
         tablefmt=tablefmt,
         disable_numparse=True,
@@ -297,7 +274,7 @@ def torchsummary_check(model: nn.Module, spec: CallSpec, result: SummaryResult) 
 def print_comparison(model: nn.Module, spec: CallSpec, result: SummaryResult,
                      tablefmt: str = "simple") -> None:
     """The comparison table, then the torchsummary check, on stdout."""
-    print(comparison_table(model, result, tablefmt))
+    print(comparison_table(result, tablefmt))
     for line in torchsummary_check(model, spec, result):
         print(line)
 

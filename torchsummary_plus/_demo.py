@@ -73,7 +73,7 @@ def run_demo() -> None:
         print(f"=== {name}: {what} ===")
         model = model_class()
         result = summary(model, INPUT_SIZE, device="cpu", compare=True)
-        total = figure_rows(model, result)[0]
+        total = figure_rows(result)[0]
         totals.append([f"{name}: {what}", *total.values, total.why])
     print()
     print("=== The three cases side by side: Total params ===")

@@ -91,6 +91,12 @@ class CorrectedFigures:
     counted_twice: dict[str, int]  # row -> parameters the naive totals counted again there
     unused: list[tuple[str, int]]  # (module, parameters of it never used), definition order
     untraced: list[tuple[str, int]]  # (TorchScript module, its parameters)
+    # torchsummary's own tensors (each row's `weight` and `bias`), each counted once
+    deduplicated_params: int
+    deduplicated_trainable_params: int  # by torchsummary's rule: the row's `weight` decides
+    deduplicated_requires_grad_params: int  # by each tensor's own flag
+    deduplicated_params_bytes: int
+    uncounted: list[tuple[str, int]]  # (parameter, size) that no row of the table counts
 
 
 def row_names(trace: Trace) -> list[str]:
@@ -109,11 +115,28 @@ def _shared_rows(trace: Trace, names: list[str]) -> tuple[dict[str, str], dict[s
         earlier = [first_row[i] for i in ids if i in first_row]
         if earlier:
             shared[name] = earlier[0]
-            twice[name] = sum([n for i, n in facts.naive if i in counted])
+            twice[name] = sum([t.numel for t in facts.naive if t.id in counted])
         for i in ids:
             first_row.setdefault(i, name)
-        counted.update([i for i, _ in facts.naive])
+        counted.update([t.id for t in facts.naive])
     return shared, twice
+
+
+def _deduplicated(trace: Trace) -> tuple[tuple[int, int, int, int], set[int]]:
+    """torchsummary's tensors counted once: (all, trainable by its rule, trainable by each
+    tensor's flag, bytes), and their ids."""
+    seen: set[int] = set()
+    total = trainable = requires_grad = nbytes = 0
+    for facts, _ in trace.rows:
+        for tensor in facts.naive:
+            if tensor.id in seen:
+                continue
+            seen.add(tensor.id)
+            total += tensor.numel
+            trainable += tensor.numel if facts.trainable else 0
+            requires_grad += tensor.numel if tensor.requires_grad else 0
+            nbytes += tensor.nbytes
+    return (total, trainable, requires_grad, nbytes), seen
 
 
 def input_bytes(spec: CallSpec) -> int:
@@ -129,6 +152,7 @@ def corrected_figures(trace: Trace, spec: CallSpec, names: list[str]) -> Correct
     params = trace.params
     used = [i for i in params if i in trace.used_ids]
     shared, twice = _shared_rows(trace, names)
+    (dedup, dedup_trainable, dedup_grad, dedup_bytes), counted = _deduplicated(trace)
     unused = []
     for module, ids in trace.owners:
         count = sum(params[i].numel for i in ids if i in params and i not in trace.used_ids)
@@ -146,6 +170,11 @@ def corrected_figures(trace: Trace, spec: CallSpec, names: list[str]) -> Correct
         counted_twice=twice,
         unused=unused,
         untraced=trace.untraced,
+        deduplicated_params=dedup,
+        deduplicated_trainable_params=dedup_trainable,
+        deduplicated_requires_grad_params=dedup_grad,
+        deduplicated_params_bytes=dedup_bytes,
+        uncounted=[(p.name, p.numel) for i, p in params.items() if i not in counted],
     )
 
 

@@ -4,14 +4,16 @@ torchsummary observes with forward hooks. A hooked module's call takes PyTorch's
 (a closure and a hook loop per call), which on small layers costs more than the layer. So
 a module is observed by wrapping its ``forward`` for the duration of the pass (an instance
 attribute, removed afterwards) wherever that sees exactly what torchsummary's hook sees:
-the module has no forward hooks of its own (a hook may replace the output) and is no
-TorchScript module. Elsewhere a forward hook registered after the user's does the same.
+the module has no forward hooks of its own (a hook may replace the output), is no
+TorchScript module, no global forward hook exists and the model holds no DataParallel
+(whose replicas would copy the wrapper). Elsewhere a forward hook registered after the
+user's does the same (see ``_trace._observe`` for the choice).
 """
 from __future__ import annotations
 
 import functools
 import sys
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 import torch
 import torch.nn as nn
@@ -25,6 +27,21 @@ _MODULE_FILE = CALL_IMPL.co_filename  # torch/nn/modules/module.py: where module
 _NO_ATTRIBUTE = object()
 
 
+class Counted(NamedTuple):
+    """A tensor torchsummary counts in a row (a module's `weight` or `bias`)."""
+
+    id: int
+    numel: int
+    nbytes: int
+    requires_grad: bool
+
+
+def _counted(tensor: Tensor, canonical: dict[int, int]) -> Counted:
+    numel = tensor.numel()
+    key = canonical.get(id(tensor), id(tensor))
+    return Counted(key, numel, numel * tensor.element_size(), tensor.requires_grad)
+
+
 class ModuleFacts:
     """What a row needs to know about its module, read as torchsummary reads it."""
 
@@ -34,14 +51,14 @@ class ModuleFacts:
         self.class_name = class_name(type(module))
         self.qualname = qualname
         weight, bias = _weight_and_bias(module)
-        # what torchsummary counts, `weight` and `bias` only: (tensor id, numel)
+        # what torchsummary counts: `weight` and `bias` only
         naive = []
         if isinstance(weight, Tensor):
-            naive.append((canonical.get(id(weight), id(weight)), weight.numel()))
+            naive.append(_counted(weight, canonical))
         if isinstance(bias, Tensor):
-            naive.append((canonical.get(id(bias), id(bias)), bias.numel()))
+            naive.append(_counted(bias, canonical))
         self.naive = tuple(naive)
-        self.naive_count = sum([numel for _, numel in naive])
+        self.naive_count = sum([t.numel for t in naive])
         # decided by `weight` alone, None without one
         self.trainable = weight.requires_grad if isinstance(weight, Tensor) else None
         params = module._parameters
@@ -51,7 +68,7 @@ class ModuleFacts:
             else ()
         )
         # the tensors that make a later row of this module repeat an earlier one
-        self.row_ids = self.own_ids + tuple([i for i, _ in naive if i not in self.own_ids])
+        self.row_ids = self.own_ids + tuple([t.id for t in naive if t.id not in self.own_ids])
 
 
 @functools.lru_cache(maxsize=None)

@@ -37,6 +37,11 @@ class SummaryResult(tuple):
         self.unique_params_bytes = corrected.unique_params_bytes
         self.used_params_bytes = corrected.used_params_bytes
         self.input_bytes = corrected.input_bytes
+        self.deduplicated_params = corrected.deduplicated_params
+        self.deduplicated_trainable_params = corrected.deduplicated_trainable_params
+        self.deduplicated_requires_grad_params = corrected.deduplicated_requires_grad_params
+        self.deduplicated_params_bytes = corrected.deduplicated_params_bytes
+        self.uncounted_params = list(corrected.uncounted)
         self.shared_rows = dict(corrected.shared_rows)
         self.unused_modules = [module for module, _ in corrected.unused]
         self.untraced_modules = [module for module, _ in corrected.untraced]
