@@ -20,12 +20,33 @@ _PARTIAL_USERS = (nn.AdaptiveLogSoftmaxWithLoss,)
 _HOLDERS = (nn.ModuleList, nn.ModuleDict)
 _REPLICATING = (nn.DataParallel, nn.parallel.DistributedDataParallel)
 # torchsummary registers no hook on these.
-NOT_HOOKED = (nn.Sequential, nn.ModuleList)
+_NOT_HOOKED = (nn.Sequential, nn.ModuleList)
+
+
+class ClassTraits(NamedTuple):
+    """What the trace asks about a module's class, answered once per class: isinstance
+    checks against classes with their own metaclass cost more than the rest of a visit."""
+
+    torch_nn: bool  # a torch.nn class that uses all its parameters when it runs
+    script: bool  # any TorchScript module (scripted or traced)
+    scripted: bool  # torch.jit.script: refuses hooks
+    replicating: bool  # DataParallel and the like
+    not_hooked: bool  # torchsummary registers no hook on it
+    holder: bool  # ModuleList/ModuleDict: holds modules for its owner to call
+    renorms: bool  # embeddings, which rewrite their weight in place when max_norm is set
 
 
 @functools.lru_cache(maxsize=None)
-def _is_torch_nn_class(cls: type) -> bool:
-    return cls.__module__.startswith("torch.nn.modules.") and not issubclass(cls, _PARTIAL_USERS)
+def traits(cls: type) -> ClassTraits:
+    return ClassTraits(
+        torch_nn=cls.__module__.startswith("torch.nn.modules.") and not issubclass(cls, _PARTIAL_USERS),
+        script=issubclass(cls, torch.jit.ScriptModule),
+        scripted=issubclass(cls, torch.jit.RecursiveScriptModule),
+        replicating=issubclass(cls, _REPLICATING),
+        not_hooked=issubclass(cls, _NOT_HOOKED),
+        holder=issubclass(cls, _HOLDERS),
+        renorms=issubclass(cls, (nn.Embedding, nn.EmbeddingBag)),
+    )
 
 
 class ParamInfo(NamedTuple):
@@ -70,16 +91,17 @@ def index_model(model: nn.Module) -> ModelIndex:
     def walk(module: nn.Module, name: str, inside_script: bool) -> bool:
         """Visit like ``model.apply``; return whether the module is trusted."""
         index.visits[module] = index.visits.get(module, 0) + 1
-        if isinstance(module, _REPLICATING):
+        kind = traits(type(module))
+        if kind.replicating:
             index.has_data_parallel = True
         seen_before = module in index.names
         if not seen_before:
             index.names[module] = name
             first_visit.append((module, name))
-        if isinstance(module, torch.jit.ScriptModule) and not seen_before:
+        if kind.script and not seen_before:
             if not any(module in set(top.modules()) for top in index.script_tops):
                 index.script_tops.append(module)
-        if inside_script or isinstance(module, torch.jit.RecursiveScriptModule):
+        if inside_script or kind.scripted:
             index.scripted.add(module)  # torch.jit.script modules refuse hooks
             inside_script = True
         prefix = name + "." if name else ""
@@ -87,7 +109,7 @@ def index_model(model: nn.Module) -> ModelIndex:
         for child_name, child in _children(module):
             if not walk(child, prefix + child_name, inside_script):
                 children_trusted = False
-        trusted = children_trusted and _is_torch_nn_class(type(module))
+        trusted = children_trusted and kind.torch_nn
         if trusted:
             index.trusted.add(module)
         return trusted
@@ -104,7 +126,7 @@ def _find_trusted_roots(model: nn.Module, index: ModelIndex) -> None:
     if model in index.trusted:
         index.trusted_roots[model] = None
     for parent in index.names:
-        if parent in index.trusted and not isinstance(parent, _HOLDERS):
+        if parent in index.trusted and not traits(type(parent)).holder:
             continue
         for _, child in _children(parent):
             if child in index.trusted:

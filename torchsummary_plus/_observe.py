@@ -19,6 +19,7 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 
+from ._index import traits
 from ._shapes import describe
 from ._watch import WatchSwitch
 
@@ -110,7 +111,7 @@ def _reads_registries(module: nn.Module) -> bool:
         _class_defines_weight_or_bias(type(module))
         or "weight" in instance
         or "bias" in instance
-        or isinstance(module, torch.jit.ScriptModule)
+        or traits(type(module)).script
     )
 
 
@@ -172,7 +173,7 @@ def row_recorder(
 
 def can_wrap(module: nn.Module) -> bool:
     """Whether wrapping ``forward`` sees what torchsummary's hook would see."""
-    return not module._forward_hooks and not isinstance(module, torch.jit.ScriptModule)
+    return not module._forward_hooks and not traits(type(module)).script
 
 
 def wrap_forward(

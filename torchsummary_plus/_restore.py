@@ -11,10 +11,12 @@ import warnings
 import torch
 import torch.nn as nn
 
+from ._index import traits
+
 
 def _writes_own_parameters(module: nn.Module) -> bool:
     """Built-in modules known to change their parameters in place while running."""
-    return isinstance(module, (nn.Embedding, nn.EmbeddingBag)) and module.max_norm is not None
+    return traits(type(module)).renorms and module.max_norm is not None
 
 
 class ModelSnapshot:
@@ -28,7 +30,7 @@ class ModelSnapshot:
             (m, dict(m._parameters), dict(m._buffers), dict(m._modules),
              set(m._non_persistent_buffers_set))
             for m in modules
-            if not isinstance(m, torch.jit.ScriptModule)  # their registrations are fixed
+            if not traits(type(m)).script  # their registrations are fixed
         ]
         self.buffers = [
             (buf, buf.detach().clone())

@@ -15,7 +15,7 @@ import torch
 import torch.nn as nn
 
 from ._arguments import CallSpec, make_inputs
-from ._index import NOT_HOOKED, ModelIndex, ParamInfo, index_model
+from ._index import ModelIndex, ParamInfo, index_model, traits
 from ._observe import CALL_IMPL, ModuleFacts, can_wrap, class_name, hook_module, row_recorder, wrap_forward
 from ._restore import ModelSnapshot
 from ._watch import ParameterWatch, WatchSwitch
@@ -43,7 +43,7 @@ def hooked_modules(model: nn.Module, layout: str, index: ModelIndex) -> dict[nn.
     return {
         module: visits
         for module, visits in index.visits.items()
-        if not isinstance(module, NOT_HOOKED)
+        if not traits(type(module)).not_hooked
         and module not in index.scripted
         and not (layout == "pypi" and module is model)
     }
