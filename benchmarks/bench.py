@@ -213,6 +213,8 @@ def main_table(rounds: int) -> tuple[list[list[Any]], list[str]]:
     cases = [
         ("encoder 48L (64,256)", models.encoder, (64, 256)),
         ("encoder 48L (4,256)", models.encoder, (4, 256)),
+        ("custom encoder 48L (64,256)", models.custom_encoder, (64, 256)),
+        ("custom encoder 48L (4,256)", models.custom_encoder, (4, 256)),
         ("ResNet-50 (3,224,224)", models.resnet50, (3, 224, 224)),
         ("tiny stack 2000", lambda: models.tiny_stack(2000), (8,)),
     ]

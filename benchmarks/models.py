@@ -4,7 +4,10 @@ Every builder returns a model in eval mode (no dropout noise, BatchNorm on its r
 statistics) so that repeated passes do the same work. Nothing here downloads anything.
 
 - ``encoder``: 48 ``nn.TransformerEncoderLayer`` (d_model 256, 8 heads, batch_first) under
-  a small custom root with an input projection and a final norm;
+  a small custom root with an input projection and a final norm (484 modules; torch.nn's own
+  layers, inside which the summary's parameter watch is paused);
+- ``custom_encoder``: the same shape written as custom blocks (attention from Linear layers),
+  725 modules, so that the watch sees the blocks' own operations;
 - ``resnet50``: the ResNet-50 layout (Bottleneck blocks [3, 4, 6, 3]) written out here;
 - ``tiny_stack``: ``n_modules`` alternating ``nn.Linear(8, 8)`` / ``nn.ReLU`` children of a
   custom root, to see how the cost per module call scales;
@@ -44,6 +47,68 @@ class EncoderStack(nn.Module):
 
 def encoder(depth: int = 48) -> nn.Module:
     return EncoderStack(depth).eval()
+
+
+class SelfAttention(nn.Module):
+    """Multi-head self-attention written out with Linear layers (custom code, watched)."""
+
+    def __init__(self, d_model: int, nhead: int) -> None:
+        super().__init__()
+        self.nhead = nhead
+        self.q = nn.Linear(d_model, d_model)
+        self.k = nn.Linear(d_model, d_model)
+        self.v = nn.Linear(d_model, d_model)
+        self.o = nn.Linear(d_model, d_model)
+        self.attn_drop = nn.Dropout(0.1)
+        self.proj_drop = nn.Dropout(0.1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, t, d = x.shape
+        heads = [m(x).view(b, t, self.nhead, d // self.nhead).transpose(1, 2) for m in (self.q, self.k, self.v)]
+        q, k, v = heads
+        weights = self.attn_drop(torch.softmax(q @ k.transpose(-2, -1) / (d // self.nhead) ** 0.5, dim=-1))
+        out = (weights @ v).transpose(1, 2).reshape(b, t, d)
+        return self.proj_drop(self.o(out))
+
+
+class Block(nn.Module):
+    """Pre-norm transformer block of custom code: 15 modules with the attention's."""
+
+    def __init__(self, d_model: int, nhead: int) -> None:
+        super().__init__()
+        self.ln1 = nn.LayerNorm(d_model)
+        self.attn = SelfAttention(d_model, nhead)
+        self.ln2 = nn.LayerNorm(d_model)
+        self.fc1 = nn.Linear(d_model, 4 * d_model)
+        self.act = nn.GELU()
+        self.fc2 = nn.Linear(4 * d_model, d_model)
+        self.drop1 = nn.Dropout(0.1)
+        self.drop2 = nn.Dropout(0.1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self.drop1(self.attn(self.ln1(x)))
+        return x + self.drop2(self.fc2(self.act(self.fc1(self.ln2(x)))))
+
+
+class CustomEncoder(nn.Module):
+    """Input projection, ``depth`` custom blocks, final norm and head: 725 modules at 48."""
+
+    def __init__(self, depth: int = 48, d_model: int = 256, nhead: int = 8) -> None:
+        super().__init__()
+        self.proj = nn.Linear(d_model, d_model)
+        self.blocks = nn.ModuleList(Block(d_model, nhead) for _ in range(depth))
+        self.norm = nn.LayerNorm(d_model)
+        self.head = nn.Linear(d_model, d_model)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.proj(x)
+        for block in self.blocks:
+            x = block(x)
+        return self.head(self.norm(x))
+
+
+def custom_encoder(depth: int = 48) -> nn.Module:
+    return CustomEncoder(depth).eval()
 
 
 # ---------------------------------------------------------------------------------------

@@ -115,10 +115,10 @@ def _shared_rows(trace: Trace, names: list[str]) -> tuple[dict[str, str], dict[s
         earlier = [first_row[i] for i in ids if i in first_row]
         if earlier:
             shared[name] = earlier[0]
-            twice[name] = sum([t.numel for t in facts.naive if t.id in counted])
+            twice[name] = sum([info.numel for key, info in facts.naive if key in counted])
         for i in ids:
             first_row.setdefault(i, name)
-        counted.update([t.id for t in facts.naive])
+        counted.update([key for key, _ in facts.naive])
     return shared, twice
 
 
@@ -128,14 +128,14 @@ def _deduplicated(trace: Trace) -> tuple[tuple[int, int, int, int], set[int]]:
     seen: set[int] = set()
     total = trainable = requires_grad = nbytes = 0
     for facts, _ in trace.rows:
-        for tensor in facts.naive:
-            if tensor.id in seen:
+        for key, info in facts.naive:
+            if key in seen:
                 continue
-            seen.add(tensor.id)
-            total += tensor.numel
-            trainable += tensor.numel if facts.trainable else 0
-            requires_grad += tensor.numel if tensor.requires_grad else 0
-            nbytes += tensor.nbytes
+            seen.add(key)
+            total += info.numel
+            trainable += info.numel if facts.trainable else 0
+            requires_grad += info.numel if info.trainable else 0
+            nbytes += info.nbytes
     return (total, trainable, requires_grad, nbytes), seen
 
 

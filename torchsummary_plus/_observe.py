@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import functools
 import sys
-from typing import Any, Callable, NamedTuple
+from typing import Any, Callable
 
 import torch
 import torch.nn as nn
 from torch import Tensor
 
-from ._index import traits
+from ._index import ParamInfo, traits
 from ._shapes import describe
 from ._watch import WatchSwitch
 
@@ -28,48 +28,55 @@ _MODULE_FILE = CALL_IMPL.co_filename  # torch/nn/modules/module.py: where module
 _NO_ATTRIBUTE = object()
 
 
-class Counted(NamedTuple):
-    """A tensor torchsummary counts in a row (a module's `weight` or `bias`)."""
+class KnownTensors:
+    """Facts about tensors already worked out by the model index, looked up by identity.
 
-    id: int
-    numel: int
-    nbytes: int
-    requires_grad: bool
+    ``canonical`` maps the meta stand-ins of a meta run back to the real parameters.
+    """
 
+    def __init__(self, params: dict[int, ParamInfo], canonical: dict[int, int]) -> None:
+        self.params = params
+        self.canonical = canonical
 
-def _counted(tensor: Tensor, canonical: dict[int, int]) -> Counted:
-    numel = tensor.numel()
-    key = canonical.get(id(tensor), id(tensor))
-    return Counted(key, numel, numel * tensor.element_size(), tensor.requires_grad)
+    def key(self, tensor: Tensor) -> int:
+        return self.canonical.get(id(tensor), id(tensor))
+
+    def info(self, tensor: Tensor) -> tuple[int, ParamInfo]:
+        """(identity, facts) of a tensor a row counts; a parameter's come from the index."""
+        key = self.canonical.get(id(tensor), id(tensor))
+        info = self.params.get(key)
+        if info is None:  # a buffer or a plain attribute called weight or bias
+            numel = tensor.numel()
+            info = ParamInfo("", numel, numel * tensor.element_size(), tensor.requires_grad)
+        return key, info
 
 
 class ModuleFacts:
     """What a row needs to know about its module, read as torchsummary reads it."""
 
-    __slots__ = ("class_name", "qualname", "naive_count", "trainable", "naive", "own_ids", "row_ids")
+    __slots__ = ("class_name", "qualname", "naive_count", "trainable", "naive", "row_ids")
 
-    def __init__(self, module: nn.Module, qualname: str, canonical: dict[int, int]) -> None:
+    def __init__(self, module: nn.Module, qualname: str, known: KnownTensors) -> None:
         self.class_name = class_name(type(module))
         self.qualname = qualname
         weight, bias = _weight_and_bias(module)
-        # what torchsummary counts: `weight` and `bias` only
+        params = module._parameters
+        if not params and weight is None and bias is None:  # activations, pooling, dropout...
+            self.naive, self.naive_count, self.trainable, self.row_ids = (), 0, None, ()
+            return
+        # what torchsummary counts, `weight` and `bias` only: (identity, facts)
         naive = []
         if isinstance(weight, Tensor):
-            naive.append(_counted(weight, canonical))
+            naive.append(known.info(weight))
         if isinstance(bias, Tensor):
-            naive.append(_counted(bias, canonical))
+            naive.append(known.info(bias))
         self.naive = tuple(naive)
-        self.naive_count = sum([t.numel for t in naive])
+        self.naive_count = sum([info.numel for _, info in naive])
         # decided by `weight` alone, None without one
-        self.trainable = weight.requires_grad if isinstance(weight, Tensor) else None
-        params = module._parameters
-        self.own_ids = (
-            tuple([canonical.get(id(p), id(p)) for p in params.values() if p is not None])
-            if params
-            else ()
-        )
+        self.trainable = naive[0][1].trainable if isinstance(weight, Tensor) else None
         # the tensors that make a later row of this module repeat an earlier one
-        self.row_ids = self.own_ids + tuple([t.id for t in naive if t.id not in self.own_ids])
+        own = [known.key(p) for p in params.values() if p is not None] if params else []
+        self.row_ids = tuple(own + [key for key, _ in naive if key not in own])
 
 
 @functools.lru_cache(maxsize=None)
@@ -125,6 +132,8 @@ def _weight_and_bias(module: nn.Module) -> tuple[Any, Any]:
     of their own) the same rows appear in the same order.
     """
     if _reads_registries(module):
+        if not (module._parameters or module._buffers or module._modules):
+            return None, None
         return _registered(module, "weight"), _registered(module, "bias")
     read = []
     for attr, reads in (("weight", 4), ("bias", 3)):
@@ -141,7 +150,7 @@ def row_recorder(
     module: nn.Module,
     qualname: str,
     copies: int,
-    canonical: dict[int, int],
+    known: KnownTensors,
 ) -> Callable[[Any], None]:
     """Appends ``copies`` rows for one call of ``module``, given its output.
 
@@ -151,7 +160,7 @@ def row_recorder(
     torchsummary, after the module ran (a pre-hook may have made them): for the first call,
     or at every call where reading runs code.
     """
-    facts = ModuleFacts(module, qualname, canonical) if _reads_registries(module) else None
+    facts = ModuleFacts(module, qualname, known) if _reads_registries(module) else None
     every_call = computes_weight(module)
     tensor = torch.Tensor
     append = rows.append
@@ -163,7 +172,7 @@ def row_recorder(
             if facts is None or every_call:
                 at = len(rows)
                 append(None)  # type: ignore[arg-type]  # this row's number comes first
-                facts = ModuleFacts(module, qualname, canonical)
+                facts = ModuleFacts(module, qualname, known)
                 rows[at] = (facts, shape)
             else:
                 append((facts, shape))

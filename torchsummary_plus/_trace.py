@@ -16,7 +16,16 @@ import torch.nn as nn
 
 from ._arguments import CallSpec, make_inputs
 from ._index import ModelIndex, ParamInfo, index_model, traits
-from ._observe import CALL_IMPL, ModuleFacts, can_wrap, class_name, hook_module, row_recorder, wrap_forward
+from ._observe import (
+    CALL_IMPL,
+    KnownTensors,
+    ModuleFacts,
+    can_wrap,
+    class_name,
+    hook_module,
+    row_recorder,
+    wrap_forward,
+)
 from ._restore import ModelSnapshot
 from ._watch import ParameterWatch, WatchSwitch
 
@@ -129,12 +138,13 @@ def _observe(
     hooked = hooked_modules(model, spec.layout, index)
     wrapping = not index.has_data_parallel and not _global_forward_hooks()
     undo: list[Callable[[], None]] = []
+    known = KnownTensors(index.params, canonical)
     for module, qualname in index.names.items():
         copies = hooked.get(module, 0)
         pauses = module in index.trusted_roots
         if not copies and not pauses:
             continue
-        record = row_recorder(rows, module, qualname, copies, canonical) if copies else None
+        record = row_recorder(rows, module, qualname, copies, known) if copies else None
         if wrapping and can_wrap(module):
             undo.append(wrap_forward(module, record, switch if pauses else None))
         else:
