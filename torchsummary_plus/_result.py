@@ -1,11 +1,15 @@
 """The value ``summary`` returns: torchsummary's pair, carrying every other figure too."""
 from __future__ import annotations
 
+from dataclasses import fields
 from typing import Any
 
 import torch
 
 from ._figures import CorrectedFigures, LegacyFigures, Row
+
+# Figures kept under another name or shape (the counts behind footnotes stay in the text).
+_RESHAPED = frozenset(["uncounted", "shared_rows", "counted_twice", "unused", "untraced"])
 
 
 class SummaryResult(tuple):
@@ -22,25 +26,12 @@ class SummaryResult(tuple):
             torch.tensor(legacy.trainable_params, dtype=torch.int64),
         )
         self = super().__new__(cls, pair)
-        self.total_params = legacy.total_params
-        self.trainable_params = legacy.trainable_params
+        for figures in (legacy, corrected):
+            for field in fields(figures):
+                if field.name not in _RESHAPED:
+                    setattr(self, field.name, getattr(figures, field.name))
         self.non_trainable_params = legacy.total_params - legacy.trainable_params
-        self.input_size_mb = legacy.input_size_mb
-        self.forward_backward_size_mb = legacy.forward_backward_size_mb
-        self.params_size_mb = legacy.params_size_mb
-        self.estimated_total_size_mb = legacy.estimated_total_size_mb
-        self.unique_params = corrected.unique_params
-        self.unique_trainable_params = corrected.unique_trainable_params
-        self.used_params = corrected.used_params
-        self.used_trainable_params = corrected.used_trainable_params
         self.unused_params = corrected.unique_params - corrected.used_params
-        self.unique_params_bytes = corrected.unique_params_bytes
-        self.used_params_bytes = corrected.used_params_bytes
-        self.input_bytes = corrected.input_bytes
-        self.deduplicated_params = corrected.deduplicated_params
-        self.deduplicated_trainable_params = corrected.deduplicated_trainable_params
-        self.deduplicated_requires_grad_params = corrected.deduplicated_requires_grad_params
-        self.deduplicated_params_bytes = corrected.deduplicated_params_bytes
         self.uncounted_params = list(corrected.uncounted)
         self.shared_rows = dict(corrected.shared_rows)
         self.unused_modules = [module for module, _ in corrected.unused]
