@@ -20,8 +20,10 @@ from .crash_models import CASES, CrashCase
 ZEROS = ("0.00", "0.00", "0.00", "0.00")
 
 EXPECTED = {
-    # The root is not hooked, so no rows. Input 2 * 4 B = 8 B = 0.00 MB.
-    "bare_linear": torchsummary_table([], "0", "0", "0", ZEROS),
+    # torchsummary hooks no module (the root never is) and crashes; with no other row the
+    # model's own row is shown, as the GitHub master shows it.
+    # Linear(2, 5): 10 + 5 = 15. Input 2*4 = 8 B, F/B 2*5*4 = 40 B, params 60 B: all 0.00 MB.
+    "bare_linear": torchsummary_table([("Linear-1", "[-1, 5]", "15")], "15", "15", "0", ZEROS),
     # nn.LSTM has no `weight` and its `bias` is the bool True: 0 params.
     # Linear(512, 4): 512*4 + 4 = 2,052.
     # Input: 100*8*4 = 3,200 B = 0.003 MB -> 0.00.
@@ -62,8 +64,12 @@ EXPECTED = {
     "none_output": torchsummary_table(
         [("Linear-1", "[-1, 7]", "28"), ("Probe-2", "None", "0")], "28", "28", "0", ZEROS
     ),
-    # batch_size 16: input 3*64*64*16*4 = 786,432 B = 0.75 MB; nothing else.
-    "no_layers": torchsummary_table([], "0", "0", "0", ("0.75", "0.00", "0.00", "0.75")),
+    # No submodule: the model's own row, with the batch shown as 16.
+    # Input 3*64*64*16*4 = 786,432 B = 0.75 MB; F/B 2 * 16*3*64*64 * 4 = 1,572,864 B = 1.50 MB;
+    # no parameters. Total 2.25.
+    "no_layers": torchsummary_table(
+        [("NoLayers-1", "[16, 3, 64, 64]", "0")], "0", "0", "0", ("0.75", "1.50", "0.00", "2.25")
+    ),
     # Linear(2, 5): 10 + 5 = 15. Every size is under 0.005 MB.
     "keyword_call": torchsummary_table(
         [("Linear-1", "[-1, 5]", "15"), ("ReLU-2", "[-1, 5]", "0")], "15", "15", "0", ZEROS

@@ -152,4 +152,6 @@ def test_the_watch_resumes_after_a_torch_nn_module_raises(force_hooks):
         text, result = summary_string(model, (4,), device="cpu", layout="pypi")
     assert result.used_params == 24
     assert result.unused_modules == [""]
-    assert result.rows == []  # fc raised: torchsummary's hook would not have run
+    # fc raised, so it has no row (torchsummary's hook would not have run); with no other
+    # row the model's own is shown
+    assert [row.name for row in result.rows] == ["CatchesFailure-1"]

@@ -130,21 +130,29 @@ def _observe(
     model: nn.Module,
     index: ModelIndex,
     spec: CallSpec,
-    rows: list[tuple[ModuleFacts, Any]],
+    rows: tuple[list[tuple[ModuleFacts, Any]], list[tuple[ModuleFacts, Any]]],
     canonical: dict[int, int],
     switch: WatchSwitch,
 ) -> list[Callable[[], None]]:
-    """Observe every module that gets rows or pauses the watch; returns the undo functions."""
+    """Observe every module that gets rows or pauses the watch; returns the undo functions.
+
+    ``rows`` is the table's rows and the model's own row. PyPI torchsummary never hooks the
+    model itself; with no other row it crashes, and there the model's own row (as the
+    GitHub master shows it) is what the table shows instead.
+    """
+    table_rows, own_row = rows
     hooked = hooked_modules(model, spec.layout, index)
     wrapping = not index.has_data_parallel and not _global_forward_hooks()
     undo: list[Callable[[], None]] = []
     known = KnownTensors(index.params, canonical)
     for module, qualname in index.names.items():
-        copies = hooked.get(module, 0)
+        copies, target = hooked.get(module, 0), table_rows
+        if module is model and spec.layout == "pypi" and module not in index.scripted:
+            copies, target = 1, own_row
         pauses = module in index.trusted_roots
         if not copies and not pauses:
             continue
-        record = row_recorder(rows, module, qualname, copies, known) if copies else None
+        record = row_recorder(target, module, qualname, copies, known) if copies else None
         if wrapping and can_wrap(module):
             undo.append(wrap_forward(module, record, switch if pauses else None))
         else:
@@ -168,6 +176,7 @@ def run_trace(model: nn.Module, spec: CallSpec) -> Trace:
             "first, then summarize"
         )
     rows: list[tuple[ModuleFacts, Any]] = []
+    own_row: list[tuple[ModuleFacts, Any]] = []
     watch = ParameterWatch(set(index.params))
     switch = WatchSwitch(watch)
     snapshot = ModelSnapshot(list(index.names))
@@ -176,7 +185,7 @@ def run_trace(model: nn.Module, spec: CallSpec) -> Trace:
     gc.disable()  # the objects made per module would make the collector's passes quadratic
     try:
         call, canonical = _forward_call(model, spec, watch)
-        undo = _observe(model, index, spec, rows, canonical, switch)
+        undo = _observe(model, index, spec, (rows, own_row), canonical, switch)
         try:
             _watched(call, watch, switch)
         except Exception as error:
@@ -193,4 +202,4 @@ def run_trace(model: nn.Module, spec: CallSpec) -> Trace:
     untraced = [
         (index.names[m], sum(p.numel() for p in m.parameters())) for m in index.script_tops
     ]
-    return Trace(rows, index.params, index.owners, used, untraced)
+    return Trace(rows or own_row, index.params, index.owners, used, untraced)
