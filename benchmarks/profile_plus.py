@@ -2,15 +2,15 @@
 
     python benchmarks/profile_plus.py [--modules 2000] [--rounds 7] [--cprofile]
 
-Times, interleaved, the bare forward and the same forward with no-op hooks registered the
-way torchsummary_plus registers them on a torch.nn leaf under a custom parent (a forward
-hook for the row, a forward pre-hook with kwargs and an always-called forward hook for the
-watch switch), with and without an empty TorchFunctionMode pushed; then the whole summary.
-The differences split the cost per module call into what PyTorch's hook dispatch costs by
-itself and what the summary adds on top (registration, its hook bodies, the bookkeeping
-before and after the pass, the figures and the text). The last case runs the summary with
-Python's cyclic garbage collector disabled: the difference is what the collector's passes
-over the many objects the summary allocates cost (it grows faster than the model).
+Times, interleaved, the bare forward and the same forward with no-op hooks registered on
+every leaf (a forward hook, as torchsummary has; then also a forward pre-hook with kwargs
+and an always-called forward hook), with and without an empty TorchFunctionMode pushed;
+then the whole summary. The hook cases are a reference: what PyTorch's hook path alone
+costs per call. torchsummary_plus itself observes modules by wrapping their ``forward`` for
+the pass where that sees the same output (hooks elsewhere), so its whole summary can cost
+less than the hooks alone. The last case runs the summary with Python's cyclic garbage
+collector disabled (the summary already pauses it during the pass; what remains is the
+figures and the text).
 --cprofile adds the top functions.
 """
 from __future__ import annotations
