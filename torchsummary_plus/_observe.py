@@ -186,7 +186,7 @@ def can_wrap(module: nn.Module) -> bool:
 
 
 def wrap_forward(
-    module: nn.Module, record: Callable[[Any], None] | None, switch: WatchSwitch | None
+    module: nn.Module, record: Callable[[Any], None] | None, switch: WatchSwitch, pauses: bool
 ) -> Callable[[], None]:
     """Observe ``module`` through its ``forward``; returns the function that undoes it.
 
@@ -203,23 +203,23 @@ def wrap_forward(
         if getframe(1).f_code.co_filename != _MODULE_FILE:
             return original(*args, **kwargs)
         output = original(*args, **kwargs)
-        note(output)
+        switch.unwatched(note, output)
         return output
 
     def forward_pausing(*args: Any, **kwargs: Any) -> Any:
         if getframe(1).f_code.co_filename != _MODULE_FILE:
             return original(*args, **kwargs)
-        switch.enter(module, args, kwargs)  # type: ignore[union-attr]
+        switch.enter(module, args, kwargs)
         try:
             output = original(*args, **kwargs)
         except BaseException:
-            switch.leave(module)  # type: ignore[union-attr]
+            switch.leave(module)
             raise
         note(output)  # before the watch resumes: reading the shape is then cheap
-        switch.leave(module)  # type: ignore[union-attr]
+        switch.leave(module)
         return output
 
-    wrapper = forward if switch is None else forward_pausing
+    wrapper = forward_pausing if pauses else forward
     wrapper.__wrapped__ = original  # type: ignore[attr-defined]  # inspect.signature follows it
     module.__dict__["forward"] = wrapper
 

@@ -154,7 +154,7 @@ def _observe(
             continue
         record = row_recorder(target, module, qualname, copies, known) if copies else None
         if wrapping and can_wrap(module):
-            undo.append(wrap_forward(module, record, switch if pauses else None))
+            undo.append(wrap_forward(module, record, switch, pauses))
         else:
             handles = hook_module(module, record, switch if pauses else None)
             undo += [handle.remove for handle in handles]

@@ -10,7 +10,7 @@ no child at all), so those are counted from the module instead of from its opera
 """
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import torch
 import torch.nn as nn
@@ -110,6 +110,18 @@ class WatchSwitch:
         if torch._C._len_torch_function_stack() == self.top:
             torch._C._pop_torch_function_stack()
             self.paused = True
+
+    def unwatched(self, read: Callable[[Any], None], output: Any) -> None:
+        """``read(output)`` with the watch off: a row reading its output's shape is no use of
+        a parameter, and not worth an op's watch."""
+        if torch._C._len_torch_function_stack() != self.top:
+            read(output)
+            return
+        torch._C._pop_torch_function_stack()
+        try:
+            read(output)
+        finally:
+            torch._C._push_on_torch_function_stack(self.watch)
 
     def leave(self, module: nn.Module) -> None:
         self.ran.add(module)
