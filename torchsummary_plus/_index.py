@@ -86,7 +86,6 @@ def _children(module: nn.Module) -> list[tuple[str, nn.Module]]:
 def index_model(model: nn.Module) -> ModelIndex:
     """Walk the model once, visiting modules exactly as ``model.apply`` does."""
     index = ModelIndex()
-    first_visit: list[tuple[nn.Module, str]] = []
 
     def walk(module: nn.Module, name: str, inside_script: bool) -> bool:
         """Visit like ``model.apply``; return whether the module is trusted."""
@@ -97,7 +96,6 @@ def index_model(model: nn.Module) -> ModelIndex:
         seen_before = module in index.names
         if not seen_before:
             index.names[module] = name
-            first_visit.append((module, name))
         if kind.script and not seen_before:
             if not any(module in set(top.modules()) for top in index.script_tops):
                 index.script_tops.append(module)
@@ -116,7 +114,7 @@ def index_model(model: nn.Module) -> ModelIndex:
 
     walk(model, "", False)
     _find_trusted_roots(model, index)
-    _index_parameters(first_visit, index)
+    _index_parameters(index)
     return index
 
 
@@ -133,8 +131,9 @@ def _find_trusted_roots(model: nn.Module, index: ModelIndex) -> None:
                 index.trusted_roots[child] = None
 
 
-def _index_parameters(first_visit: list[tuple[nn.Module, str]], index: ModelIndex) -> None:
-    for module, name in first_visit:
+def _index_parameters(index: ModelIndex) -> None:
+    """Each distinct parameter once, with its first name, as ``named_parameters()`` gives it."""
+    for module, name in index.names.items():
         prefix = name + "." if name else ""
         own = []
         for param_name, p in module._parameters.items():

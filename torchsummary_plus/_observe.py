@@ -250,25 +250,27 @@ def _raised_in(module: nn.Module) -> bool:
 
 
 def hook_module(
-    module: nn.Module, record: Callable[[Any], None] | None, switch: WatchSwitch | None
+    module: nn.Module, record: Callable[[Any], None] | None, switch: WatchSwitch, pauses: bool
 ) -> list[Any]:
     """Observe ``module`` with hooks registered after the user's; returns their handles.
 
-    The forward hook is called even when the module raises (to resume the watch), and then
-    adds no row, as torchsummary's hook would not run.
+    The same steps as ``wrap_forward``'s. Where the module pauses the watch, its forward hook
+    is called even when the module raises (to resume the watch), and then adds no row, as
+    torchsummary's hook would not run.
     """
-    def hook(module: nn.Module, args: Any, output: Any) -> None:
-        if sys.exc_info()[1] is not None and _raised_in(module):
-            if switch is not None:
-                switch.leave(module)
-            return
-        if record is not None:
-            record(output)
-        if switch is not None:
-            switch.leave(module)
+    note = record if record is not None else _ignore
 
-    handles = []
-    if switch is not None:
-        handles.append(module.register_forward_pre_hook(switch.enter, with_kwargs=True))
-    handles.append(module.register_forward_hook(hook, always_call=True))
-    return handles
+    def hook(module: nn.Module, args: Any, output: Any) -> None:
+        switch.unwatched(note, output)
+
+    def hook_pausing(module: nn.Module, args: Any, output: Any) -> None:
+        if sys.exc_info()[1] is None or not _raised_in(module):
+            note(output)  # before the watch resumes
+        switch.leave(module)
+
+    if not pauses:
+        return [module.register_forward_hook(hook)]
+    return [
+        module.register_forward_pre_hook(switch.enter, with_kwargs=True),
+        module.register_forward_hook(hook_pausing, always_call=True),
+    ]

@@ -156,7 +156,7 @@ def _observe(
         if wrapping and can_wrap(module):
             undo.append(wrap_forward(module, record, switch, pauses))
         else:
-            handles = hook_module(module, record, switch if pauses else None)
+            handles = hook_module(module, record, switch, pauses)
             undo += [handle.remove for handle in handles]
     return undo
 
