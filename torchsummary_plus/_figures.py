@@ -6,13 +6,15 @@ which rows repeat earlier rows, what was never used.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import torch
 
 from ._arguments import CallSpec
-from ._shapes import legacy_numel, shown_shape
+from ._shapes import shown_and_counted
+from ._observe import ModuleFacts
 from ._trace import Trace
 
 MB = 1024**2.0
@@ -21,13 +23,6 @@ MB = 1024**2.0
 def _wrap_int64(value: int) -> int:
     """numpy's int64 arithmetic, which torchsummary's sums and products go through."""
     return (value + 2**63) % 2**64 - 2**63
-
-
-def _product(numbers: Any) -> int:
-    result = 1
-    for number in numbers:
-        result *= number
-    return result
 
 
 class Row(NamedTuple):
@@ -54,17 +49,15 @@ class LegacyFigures:
 
 def input_numel_product(spec: CallSpec) -> int:
     """torchsummary multiplies every dimension of every input together (and the batch size)."""
-    return _wrap_int64(_product(d for shape in spec.input_shapes for d in shape) * spec.batch_size)
+    return _wrap_int64(math.prod(d for shape in spec.input_shapes for d in shape) * spec.batch_size)
 
 
-def legacy_figures(trace: Trace, spec: CallSpec, shown: list[Any]) -> LegacyFigures:
-    facts = [f for f, _ in trace.rows]
-    total = sum(f.naive_count for f in facts)
-    trainable = sum(f.naive_count for f in facts if f.trainable)
-    outputs = _wrap_int64(sum(legacy_numel(s) for s in shown))
+def legacy_figures(sums: RowSums, spec: CallSpec) -> LegacyFigures:
+    total, trainable = sums.naive_total, sums.naive_trainable
+    outputs = _wrap_int64(sums.output_numel)
     input_mb = abs(input_numel_product(spec) * 4.0 / MB)
     forward_mb = abs(2.0 * outputs * 4.0 / MB)  # x2 for gradients
-    if spec.layout == "master" and any(f.naive for f in facts):
+    if spec.layout == "master" and sums.rows_with_parameters:
         # The GitHub master keeps the parameter total a 0-dim int64 tensor: its sizes are
         # then float32 tensor arithmetic, which rounds differently for big models.
         params_t = abs(torch.tensor(total, dtype=torch.int64) * 4.0 / MB)
@@ -99,91 +92,96 @@ class CorrectedFigures:
     uncounted: list[tuple[str, int]]  # (parameter, size) that no row of the table counts
 
 
-def row_names(trace: Trace) -> list[str]:
-    return [f"{facts.class_name}-{i}" for i, (facts, _) in enumerate(trace.rows, start=1)]
+@dataclass
+class RowSums:
+    """What the rows add up to, gathered in the one pass over them that makes the table."""
 
+    naive_total: int = 0  # torchsummary's Total params: each row's `weight` and `bias`
+    naive_trainable: int = 0  # the rows whose `weight` requires grad
+    output_numel: int = 0  # torchsummary's sum of np.prod(output shape), before int64 wrap
+    rows_with_parameters: bool = False
+    shared_rows: dict[str, str] = field(default_factory=dict)  # row -> earlier row it repeats
+    counted_twice: dict[str, int] = field(default_factory=dict)
+    first_row: dict[int, str] = field(default_factory=dict)  # parameter id -> first row with it
+    # torchsummary's tensors, each counted once, and their ids
+    deduplicated: int = 0
+    deduplicated_trainable: int = 0  # by torchsummary's rule: the row's `weight` decides
+    deduplicated_requires_grad: int = 0  # by each tensor's own flag
+    deduplicated_bytes: int = 0
+    counted: set[int] = field(default_factory=set)
 
-def _shared_rows(trace: Trace, names: list[str]) -> tuple[dict[str, str], dict[str, int]]:
-    first_row: dict[int, str] = {}  # parameter id -> first row holding it
-    counted: set[int] = set()  # ids the naive totals have counted so far
-    shared: dict[str, str] = {}
-    twice: dict[str, int] = {}
-    for name, (facts, _) in zip(names, trace.rows):
-        ids = facts.row_ids
-        if not ids:  # most rows: activations, pooling
-            continue
-        earlier = [first_row[i] for i in ids if i in first_row]
-        if earlier:
-            shared[name] = earlier[0]
-            twice[name] = sum([info.numel for key, info in facts.naive if key in counted])
-        for i in ids:
+    def add_parameters(self, name: str, facts: ModuleFacts) -> str | None:
+        """Count one row's parameters; returns the earlier row it repeats, if any."""
+        counted, first_row = self.counted, self.first_row
+        self.rows_with_parameters = self.rows_with_parameters or bool(facts.naive)
+        self.naive_total += facts.naive_count
+        if facts.trainable:
+            self.naive_trainable += facts.naive_count
+        earlier = next((first_row[i] for i in facts.row_ids if i in first_row), None)
+        if earlier is not None:
+            self.shared_rows[name] = earlier
+            self.counted_twice[name] = sum([info.numel for key, info in facts.naive if key in counted])
+        for i in facts.row_ids:
             first_row.setdefault(i, name)
-        counted.update([key for key, _ in facts.naive])
-    return shared, twice
-
-
-def _deduplicated(trace: Trace) -> tuple[tuple[int, int, int, int], set[int]]:
-    """torchsummary's tensors counted once: (all, trainable by its rule, trainable by each
-    tensor's flag, bytes), and their ids."""
-    seen: set[int] = set()
-    total = trainable = requires_grad = nbytes = 0
-    for facts, _ in trace.rows:
         for key, info in facts.naive:
-            if key in seen:
+            if key in counted:
                 continue
-            seen.add(key)
-            total += info.numel
-            trainable += info.numel if facts.trainable else 0
-            requires_grad += info.numel if info.trainable else 0
-            nbytes += info.nbytes
-    return (total, trainable, requires_grad, nbytes), seen
+            counted.add(key)
+            self.deduplicated += info.numel
+            self.deduplicated_trainable += info.numel if facts.trainable else 0
+            self.deduplicated_requires_grad += info.numel if info.trainable else 0
+            self.deduplicated_bytes += info.nbytes
+        return earlier
+
+
+def table_rows(trace: Trace, batch_size: int) -> tuple[list[Row], RowSums]:
+    """The table's rows and what they add up to, in one pass (a model may have a million)."""
+    sums = RowSums()
+    rows = []
+    append = rows.append
+    output_numel = 0
+    for number, (qualname, facts, description) in enumerate(trace.rows, start=1):
+        name = f"{facts.class_name}-{number}"
+        shown, numel = shown_and_counted(description, batch_size)
+        output_numel += numel
+        shared_with = sums.add_parameters(name, facts) if facts.row_ids or facts.naive else None
+        append(Row(name, qualname, shown, facts.naive_count, shared_with))
+    sums.output_numel = output_numel
+    return rows, sums
 
 
 def input_bytes(spec: CallSpec) -> int:
     """Every input at its own dtype, for the table's batch (one sample when it shows -1)."""
     batch = spec.batch_size if spec.batch_size > 0 else 1
     return sum(
-        _product(shape) * batch * torch.empty((), dtype=dtype).element_size()
+        math.prod(shape) * batch * torch.empty((), dtype=dtype).element_size()
         for shape, dtype in zip(spec.input_shapes, spec.dtypes)
     )
 
 
-def corrected_figures(trace: Trace, spec: CallSpec, names: list[str]) -> CorrectedFigures:
-    params = trace.params
-    used = [i for i in params if i in trace.used_ids]
-    shared, twice = _shared_rows(trace, names)
-    (dedup, dedup_trainable, dedup_grad, dedup_bytes), counted = _deduplicated(trace)
+def corrected_figures(trace: Trace, spec: CallSpec, sums: RowSums) -> CorrectedFigures:
+    params, used_ids = trace.params, trace.used_ids
+    used = [info for i, info in params.items() if i in used_ids]
     unused = []
     for module, ids in trace.owners:
-        count = sum(params[i].numel for i in ids if i in params and i not in trace.used_ids)
+        count = sum([params[i].numel for i in ids if i in params and i not in used_ids])
         if count:
             unused.append((module, count))
     return CorrectedFigures(
-        unique_params=sum(p.numel for p in params.values()),
-        unique_trainable_params=sum(p.numel for p in params.values() if p.trainable),
-        used_params=sum(params[i].numel for i in used),
-        used_trainable_params=sum(params[i].numel for i in used if params[i].trainable),
-        unique_params_bytes=sum(p.nbytes for p in params.values()),
-        used_params_bytes=sum(params[i].nbytes for i in used),
+        unique_params=sum([p.numel for p in params.values()]),
+        unique_trainable_params=sum([p.numel for p in params.values() if p.trainable]),
+        used_params=sum([p.numel for p in used]),
+        used_trainable_params=sum([p.numel for p in used if p.trainable]),
+        unique_params_bytes=sum([p.nbytes for p in params.values()]),
+        used_params_bytes=sum([p.nbytes for p in used]),
         input_bytes=input_bytes(spec),
-        shared_rows=shared,
-        counted_twice=twice,
+        shared_rows=sums.shared_rows,
+        counted_twice=sums.counted_twice,
         unused=unused,
         untraced=trace.untraced,
-        deduplicated_params=dedup,
-        deduplicated_trainable_params=dedup_trainable,
-        deduplicated_requires_grad_params=dedup_grad,
-        deduplicated_params_bytes=dedup_bytes,
-        uncounted=[(p.name, p.numel) for i, p in params.items() if i not in counted],
+        deduplicated_params=sums.deduplicated,
+        deduplicated_trainable_params=sums.deduplicated_trainable,
+        deduplicated_requires_grad_params=sums.deduplicated_requires_grad,
+        deduplicated_params_bytes=sums.deduplicated_bytes,
+        uncounted=[(p.name, p.numel) for i, p in params.items() if i not in sums.counted],
     )
-
-
-def table_rows(trace: Trace, names: list[str], shown: list[Any], shared: dict[str, str]) -> list[Row]:
-    return [
-        Row(name, facts.qualname, shape, facts.naive_count, shared.get(name))
-        for name, (facts, _), shape in zip(names, trace.rows, shown)
-    ]
-
-
-def shown_shapes(trace: Trace, spec: CallSpec) -> list[Any]:
-    return [shown_shape(description, spec.batch_size) for _, description in trace.rows]

@@ -60,20 +60,63 @@ class ParamInfo(NamedTuple):
 class ModelIndex:
     names: dict[nn.Module, str] = field(default_factory=dict)  # first qualified name, pre-order
     visits: dict[nn.Module, int] = field(default_factory=dict)  # times model.apply reaches it
-    trusted: set[nn.Module] = field(default_factory=set)  # torch.nn classes all the way down
-    trusted_roots: dict[nn.Module, None] = field(default_factory=dict)  # entered from watched code
+    trusted_roots: set[nn.Module] = field(default_factory=set)  # trusted, entered from watched code
     scripted: set[nn.Module] = field(default_factory=set)  # inside torch.jit.script: no hooks
     script_tops: list[nn.Module] = field(default_factory=list)  # outermost TorchScript modules
     params: dict[int, ParamInfo] = field(default_factory=dict)  # id -> info, definition order
-    owners: list[tuple[str, tuple[int, ...]]] = field(default_factory=list)
+    owners: dict[nn.Module, tuple[int, ...]] = field(default_factory=dict)  # own parameter ids
     lazy: list[str] = field(default_factory=list)  # modules with uninitialised parameters
     has_data_parallel: bool = False  # its replicas would copy a wrapped forward
 
 
+def index_model(model: nn.Module) -> ModelIndex:
+    """Walk the model once, visiting modules exactly as ``model.apply`` does.
+
+    A module is *trusted* when its class comes from torch.nn and every module below it is
+    trusted too. A trusted module is a *root* (the watch pauses while it runs) where watched
+    code may call it: it is the model itself, or its parent is untrusted or a
+    ModuleList/ModuleDict (whose owner calls it).
+    """
+    index = ModelIndex()
+    names, visits = index.names, index.visits
+
+    def walk(module: nn.Module, name: str, inside_script: bool) -> bool:
+        """Visit like ``model.apply``; return whether the module is trusted."""
+        visits[module] = visits.get(module, 0) + 1
+        kind = traits(type(module))
+        if module not in names:
+            names[module] = name
+            if module._parameters:
+                _index_parameters(index, module, name)
+            if kind.script:
+                _note_script_top(index, module)
+        if kind.replicating:
+            index.has_data_parallel = True
+        if inside_script or kind.scripted:
+            index.scripted.add(module)  # torch.jit.script modules refuse hooks
+            inside_script = True
+        if not module._modules:
+            return kind.torch_nn
+        prefix = name + "." if name else ""
+        trusted_children = []
+        all_trusted = True
+        for child_name, child in _children(module):
+            if walk(child, prefix + child_name, inside_script):
+                trusted_children.append(child)
+            else:
+                all_trusted = False
+        trusted = all_trusted and kind.torch_nn
+        if not trusted or kind.holder:
+            index.trusted_roots.update(trusted_children)
+        return trusted
+
+    if walk(model, "", False):
+        index.trusted_roots.add(model)
+    return index
+
+
 def _children(module: nn.Module) -> list[tuple[str, nn.Module]]:
     """Like ``named_children()``: each child once per parent (first name), None left out."""
-    if not module._modules:
-        return []
     seen: set[nn.Module] = set()
     named = []
     for name, child in module._modules.items():
@@ -83,70 +126,27 @@ def _children(module: nn.Module) -> list[tuple[str, nn.Module]]:
     return named
 
 
-def index_model(model: nn.Module) -> ModelIndex:
-    """Walk the model once, visiting modules exactly as ``model.apply`` does."""
-    index = ModelIndex()
-
-    def walk(module: nn.Module, name: str, inside_script: bool) -> bool:
-        """Visit like ``model.apply``; return whether the module is trusted."""
-        index.visits[module] = index.visits.get(module, 0) + 1
-        kind = traits(type(module))
-        if kind.replicating:
-            index.has_data_parallel = True
-        seen_before = module in index.names
-        if not seen_before:
-            index.names[module] = name
-        if kind.script and not seen_before:
-            if not any(module in set(top.modules()) for top in index.script_tops):
-                index.script_tops.append(module)
-        if inside_script or kind.scripted:
-            index.scripted.add(module)  # torch.jit.script modules refuse hooks
-            inside_script = True
-        prefix = name + "." if name else ""
-        children_trusted = True
-        for child_name, child in _children(module):
-            if not walk(child, prefix + child_name, inside_script):
-                children_trusted = False
-        trusted = children_trusted and kind.torch_nn
-        if trusted:
-            index.trusted.add(module)
-        return trusted
-
-    walk(model, "", False)
-    _find_trusted_roots(model, index)
-    _index_parameters(index)
-    return index
+def _note_script_top(index: ModelIndex, module: nn.Module) -> None:
+    if not any(module in set(top.modules()) for top in index.script_tops):
+        index.script_tops.append(module)
 
 
-def _find_trusted_roots(model: nn.Module, index: ModelIndex) -> None:
-    """Trusted modules that watched code may call: the model itself, or a trusted module held
-    by an untrusted parent or by a ModuleList/ModuleDict (whose owner calls them)."""
-    if model in index.trusted:
-        index.trusted_roots[model] = None
-    for parent in index.names:
-        if parent in index.trusted and not traits(type(parent)).holder:
+def _index_parameters(index: ModelIndex, module: nn.Module, name: str) -> None:
+    """The module's own parameters, each distinct one once with its first name, in the order
+    of ``named_parameters()`` (the walk visits modules in its order)."""
+    prefix = name + "." if name else ""
+    params = index.params
+    own = []
+    for param_name, p in module._parameters.items():
+        if p is None:
             continue
-        for _, child in _children(parent):
-            if child in index.trusted:
-                index.trusted_roots[child] = None
-
-
-def _index_parameters(index: ModelIndex) -> None:
-    """Each distinct parameter once, with its first name, as ``named_parameters()`` gives it."""
-    for module, name in index.names.items():
-        prefix = name + "." if name else ""
-        own = []
-        for param_name, p in module._parameters.items():
-            if p is None:
-                continue
-            if type(p) is not nn.Parameter and is_lazy(p):
-                index.lazy.append(prefix + param_name)
-                continue
-            own.append(id(p))
-            if id(p) not in index.params:
-                numel = p.numel()
-                index.params[id(p)] = ParamInfo(
-                    prefix + param_name, numel, numel * p.element_size(), p.requires_grad
-                )
-        if own:
-            index.owners.append((name, tuple(dict.fromkeys(own))))
+        if type(p) is not nn.Parameter and is_lazy(p):
+            index.lazy.append(prefix + param_name)
+            continue
+        key = id(p)
+        own.append(key)
+        if key not in params:
+            numel = p.numel()
+            params[key] = ParamInfo(prefix + param_name, numel, numel * p.element_size(), p.requires_grad)
+    if own:
+        index.owners[module] = tuple(dict.fromkeys(own))

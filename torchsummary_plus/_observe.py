@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 import sys
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple, Optional
 
 import torch
 import torch.nn as nn
@@ -51,32 +51,54 @@ class KnownTensors:
         return key, info
 
 
-class ModuleFacts:
-    """What a row needs to know about its module, read as torchsummary reads it."""
+class ModuleFacts(NamedTuple):
+    """What a row needs to know about its module's parameters, read as torchsummary reads
+    them. Modules without parameters share one per class."""
 
-    __slots__ = ("class_name", "qualname", "naive_count", "trainable", "naive", "row_ids")
+    class_name: str
+    naive_count: int  # torchsummary's Param #: `weight` and `bias` only
+    trainable: bool | None  # decided by `weight` alone, None without one
+    naive: tuple[tuple[int, ParamInfo], ...]  # those tensors: (identity, facts)
+    row_ids: tuple[int, ...]  # the tensors that make a later row of this module repeat an earlier one
 
-    def __init__(self, module: nn.Module, qualname: str, known: KnownTensors) -> None:
-        self.class_name = class_name(type(module))
-        self.qualname = qualname
-        weight, bias = _weight_and_bias(module)
-        params = module._parameters
-        if not params and weight is None and bias is None:  # activations, pooling, dropout...
-            self.naive, self.naive_count, self.trainable, self.row_ids = (), 0, None, ()
-            return
-        # what torchsummary counts, `weight` and `bias` only: (identity, facts)
-        naive = []
-        if isinstance(weight, Tensor):
-            naive.append(known.info(weight))
-        if isinstance(bias, Tensor):
-            naive.append(known.info(bias))
-        self.naive = tuple(naive)
-        self.naive_count = sum([info.numel for _, info in naive])
-        # decided by `weight` alone, None without one
-        self.trainable = naive[0][1].trainable if isinstance(weight, Tensor) else None
-        # the tensors that make a later row of this module repeat an earlier one
-        own = [known.key(p) for p in params.values() if p is not None] if params else []
-        self.row_ids = tuple(own + [key for key, _ in naive if key not in own])
+
+def read_facts(module: nn.Module, known: KnownTensors) -> ModuleFacts:
+    """The module's row facts, reading `weight` and `bias` the way torchsummary's hook does."""
+    if _reads_registries(module):
+        return registry_facts(module, known)
+    weight, bias = _read_attributes(module)
+    return _facts(module, weight, bias, known)
+
+
+def registry_facts(module: nn.Module, known: KnownTensors) -> ModuleFacts:
+    """The row facts of a module whose `weight` and `bias` can only be in its registries
+    (the common case): read there directly, since ``Module.__getattr__`` raising for a
+    missing name is slow."""
+    if not (module._parameters or module._buffers or module._modules):
+        return _without_parameters(type(module))
+    return _facts(module, _registered(module, "weight"), _registered(module, "bias"), known)
+
+
+def _facts(module: nn.Module, weight: Any, bias: Any, known: KnownTensors) -> ModuleFacts:
+    params = module._parameters
+    if not params and weight is None and bias is None:  # activations, pooling, dropout...
+        return _without_parameters(type(module))
+    info = known.info
+    if isinstance(weight, Tensor):
+        naive = (info(weight), info(bias)) if isinstance(bias, Tensor) else (info(weight),)
+        trainable = naive[0][1].trainable
+    else:
+        naive, trainable = ((info(bias),) if isinstance(bias, Tensor) else ()), None
+    key = known.key
+    own = [key(p) for p in params.values() if p is not None]
+    row_ids = tuple(own + [k for k, _ in naive if k not in own])
+    count = sum([i.numel for _, i in naive])
+    return ModuleFacts(class_name(type(module)), count, trainable, naive, row_ids)
+
+
+@functools.lru_cache(maxsize=None)
+def _without_parameters(cls: type) -> ModuleFacts:
+    return ModuleFacts(class_name(cls), 0, None, (), ())
 
 
 @functools.lru_cache(maxsize=None)
@@ -104,10 +126,13 @@ def computes_weight(module: nn.Module) -> bool:
 
 def _registered(module: nn.Module, attr: str) -> Any:
     """What ``Module.__getattr__`` finds for ``attr``, without its slow raise when absent."""
-    for registry in (module._parameters, module._buffers, module._modules):
-        if attr in registry:
-            return registry[attr]
-    return None
+    params = module._parameters
+    if attr in params:
+        return params[attr]
+    buffers = module._buffers
+    if attr in buffers:
+        return buffers[attr]
+    return module._modules.get(attr)
 
 
 def _reads_registries(module: nn.Module) -> bool:
@@ -122,19 +147,11 @@ def _reads_registries(module: nn.Module) -> bool:
     )
 
 
-def _weight_and_bias(module: nn.Module) -> tuple[Any, Any]:
-    """`weight` and `bias` as torchsummary's hook reads them (None where absent).
-
-    Most modules keep them in their registries (or have none): read there directly, since
-    ``Module.__getattr__`` raising for a missing name is slow. Otherwise read the attribute
-    as torchsummary does: `weight` four times and `bias` three times when they are tensors,
-    so that where reading runs code (a parametrization calls its modules, which print rows
-    of their own) the same rows appear in the same order.
-    """
-    if _reads_registries(module):
-        if not (module._parameters or module._buffers or module._modules):
-            return None, None
-        return _registered(module, "weight"), _registered(module, "bias")
+def _read_attributes(module: nn.Module) -> tuple[Any, Any]:
+    """`weight` and `bias` read as torchsummary reads them (None where absent): `weight`
+    four times and `bias` three times when they are tensors, so that where reading runs
+    code (a parametrization calls its modules, which print rows of their own) the same rows
+    appear in the same order."""
     read = []
     for attr, reads in (("weight", 4), ("bias", 3)):
         value = getattr(module, attr, None)
@@ -145,39 +162,69 @@ def _weight_and_bias(module: nn.Module) -> tuple[Any, Any]:
     return read[0], read[1]
 
 
-def row_recorder(
-    rows: list[tuple[ModuleFacts, Any]],
-    module: nn.Module,
-    qualname: str,
-    copies: int,
-    known: KnownTensors,
+# A row as the pass records it: (module, output description, facts or None). None means the
+# facts come from the registries alone and are read once per module after the pass.
+PassRow = tuple[nn.Module, Any, Optional[ModuleFacts]]
+
+
+def _description(output: Any) -> Any:
+    return output.shape if type(output) is Tensor else describe(output)
+
+
+def row_writer(
+    rows: list[PassRow], module: nn.Module, copies: int, known: KnownTensors
 ) -> Callable[[Any], None]:
     """Appends ``copies`` rows for one call of ``module``, given its output.
 
     torchsummary hooks a module once per parent holding it, so it prints that many rows per
-    call. Where `weight` and `bias` live in the registries, the facts are read now, before
-    the pass (reading them in the middle of the pass costs twice as much); otherwise, like
-    torchsummary, after the module ran (a pre-hook may have made them): for the first call,
-    or at every call where reading runs code.
+    call. Where `weight` and `bias` live in the registries, the row's facts are left to be
+    read after the pass (the registries are then as before it). Otherwise they are read like
+    torchsummary reads them, after the module ran (a pre-hook may have made them): at the
+    first call, or at every call where reading runs code.
     """
-    facts = ModuleFacts(module, qualname, known) if _reads_registries(module) else None
-    every_call = computes_weight(module)
-    tensor = torch.Tensor
+    if not copies:
+        return _ignore
     append = rows.append
+    late = _reads_registries(module)
+    if late and copies == 1:  # nearly every module: the hot path of the pass
 
-    def record(output: Any) -> None:
+        def note_one(output: Any) -> None:
+            append((module, _description(output), None))
+
+        return note_one
+    every_call = computes_weight(module)
+    facts: ModuleFacts | None = None
+
+    def note(output: Any) -> None:
         nonlocal facts
-        shape = output.shape if type(output) is tensor else describe(output)
+        description = _description(output)
         for _ in range(copies):
-            if facts is None or every_call:
+            if late:
+                append((module, description, None))
+            elif facts is None or every_call:
                 at = len(rows)
                 append(None)  # type: ignore[arg-type]  # this row's number comes first
-                facts = ModuleFacts(module, qualname, known)
-                rows[at] = (facts, shape)
+                facts = read_facts(module, known)
+                rows[at] = (module, description, facts)
             else:
-                append((facts, shape))
+                append((module, description, facts))
 
-    return record
+    return note
+
+
+def resolve_rows(
+    rows: list[PassRow], names: dict[nn.Module, str], known: KnownTensors
+) -> list[tuple[str, ModuleFacts, Any]]:
+    """(qualified name, facts, output description) per row; facts read once per module."""
+    read: dict[nn.Module, ModuleFacts] = {}
+    resolved = []
+    for module, description, facts in rows:
+        if facts is None:
+            facts = read.get(module)
+            if facts is None:
+                facts = read[module] = registry_facts(module, known)
+        resolved.append((names[module], facts, description))
+    return resolved
 
 
 def can_wrap(module: nn.Module) -> bool:
@@ -185,55 +232,69 @@ def can_wrap(module: nn.Module) -> bool:
     return not module._forward_hooks and not traits(type(module)).script
 
 
+class Observation:
+    """The wrapped forwards and registered hooks of one pass, to be undone afterwards."""
+
+    def __init__(self) -> None:
+        self.wrapped: list[tuple[nn.Module, Any]] = []  # (module, its own `forward` attribute)
+        self.handles: list[Any] = []
+
+    def undo(self) -> None:
+        for module, previous in self.wrapped:
+            if previous is _NO_ATTRIBUTE:
+                module.__dict__.pop("forward", None)
+            else:
+                module.__dict__["forward"] = previous
+        for handle in self.handles:
+            handle.remove()
+
+
 def wrap_forward(
-    module: nn.Module, record: Callable[[Any], None] | None, switch: WatchSwitch, pauses: bool
-) -> Callable[[], None]:
-    """Observe ``module`` through its ``forward``; returns the function that undoes it.
+    module: nn.Module,
+    note: Callable[[Any], None],
+    switch: WatchSwitch,
+    pauses: bool,
+    observation: Observation,
+) -> None:
+    """Observe ``module`` through its ``forward``.
 
     Only calls made through ``module(...)`` are observed, as hooks would: a direct
     ``module.forward(...)`` from the model's code runs unobserved. This is the hot path of
     the pass (every call of every observed module), hence one body per case.
     """
-    previous = module.__dict__.get("forward", _NO_ATTRIBUTE)
+    observation.wrapped.append((module, module.__dict__.get("forward", _NO_ATTRIBUTE)))
     original = module.forward
     getframe = sys._getframe
-    note = record if record is not None else _ignore
+    if pauses:
 
-    def forward(*args: Any, **kwargs: Any) -> Any:
-        if getframe(1).f_code.co_filename != _MODULE_FILE:
-            return original(*args, **kwargs)
-        output = original(*args, **kwargs)
-        switch.unwatched(note, output)
-        return output
-
-    def forward_pausing(*args: Any, **kwargs: Any) -> Any:
-        if getframe(1).f_code.co_filename != _MODULE_FILE:
-            return original(*args, **kwargs)
-        switch.enter(module, args, kwargs)
-        try:
-            output = original(*args, **kwargs)
-        except BaseException:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if getframe(1).f_code.co_filename != _MODULE_FILE:
+                return original(*args, **kwargs)
+            switch.enter(module, args, kwargs)
+            try:
+                output = original(*args, **kwargs)
+            except BaseException:
+                switch.leave(module)
+                raise
+            note(output)  # before the watch resumes: reading the shape is then cheap
             switch.leave(module)
-            raise
-        note(output)  # before the watch resumes: reading the shape is then cheap
-        switch.leave(module)
-        return output
+            return output
 
-    wrapper = forward_pausing if pauses else forward
+    else:
+
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if getframe(1).f_code.co_filename != _MODULE_FILE:
+                return original(*args, **kwargs)
+            output = original(*args, **kwargs)
+            switch.unwatched(note, output)
+            return output
+
     wrapper.__wrapped__ = original  # type: ignore[attr-defined]  # inspect.signature follows it
     module.__dict__["forward"] = wrapper
 
-    def undo() -> None:
-        if previous is _NO_ATTRIBUTE:
-            module.__dict__.pop("forward", None)
-        else:
-            module.__dict__["forward"] = previous
-
-    return undo
-
 
 def _ignore(output: Any) -> None:
-    """The row recorder of a module that gets no rows (it only pauses the watch)."""
+    """The row writer of a module that gets no rows (it only pauses the watch)."""
 
 
 def _raised_in(module: nn.Module) -> bool:
@@ -250,15 +311,18 @@ def _raised_in(module: nn.Module) -> bool:
 
 
 def hook_module(
-    module: nn.Module, record: Callable[[Any], None] | None, switch: WatchSwitch, pauses: bool
-) -> list[Any]:
-    """Observe ``module`` with hooks registered after the user's; returns their handles.
+    module: nn.Module,
+    note: Callable[[Any], None],
+    switch: WatchSwitch,
+    pauses: bool,
+    observation: Observation,
+) -> None:
+    """Observe ``module`` with hooks registered after the user's.
 
     The same steps as ``wrap_forward``'s. Where the module pauses the watch, its forward hook
     is called even when the module raises (to resume the watch), and then adds no row, as
     torchsummary's hook would not run.
     """
-    note = record if record is not None else _ignore
 
     def hook(module: nn.Module, args: Any, output: Any) -> None:
         switch.unwatched(note, output)
@@ -269,8 +333,9 @@ def hook_module(
         switch.leave(module)
 
     if not pauses:
-        return [module.register_forward_hook(hook)]
-    return [
+        observation.handles.append(module.register_forward_hook(hook))
+        return
+    observation.handles += [
         module.register_forward_pre_hook(switch.enter, with_kwargs=True),
         module.register_forward_hook(hook_pausing, always_call=True),
     ]

@@ -19,51 +19,68 @@ def _writes_own_parameters(module: nn.Module) -> bool:
     return traits(type(module)).renorms and module.max_norm is not None
 
 
+# Copies of registries to compare with after the pass, never changed themselves; most
+# modules register nothing of a kind, and one shared empty copy stands for those.
+_NOTHING: dict = {}
+_NO_NAMES: frozenset = frozenset()
+
+
+def _put_back(registry: dict, saved: dict) -> None:
+    registry.clear()
+    registry.update(saved)
+
+
 class ModelSnapshot:
     """What a forward pass can change: buffers, registrations, modes, flags, gradients, and
     the random state. Gradients are taken aside for the pass (a forward that calls backward
     must not add into them) and put back by ``restore``."""
 
     def __init__(self, modules: list[nn.Module]) -> None:
-        self.modes = [(m, m.training) for m in modules]
-        self.registrations = [
-            (m, dict(m._parameters), dict(m._buffers), dict(m._modules),
-             set(m._non_persistent_buffers_set))
-            for m in modules
-            if not traits(type(m)).script  # their registrations are fixed
-        ]
-        self.buffers = [
-            (buf, buf.detach().clone())
-            for m in modules
-            for buf in m._buffers.values()
-            if buf is not None
-        ]
-        params = list({id(p): p for m in modules for p in m._parameters.values() if p is not None}.values())
-        self.flags = [(p, p.requires_grad, p.grad, p._version) for p in params]
-        self.written = [
-            (p, p.detach().clone())
-            for m in modules
-            if _writes_own_parameters(m)
-            for p in m.parameters(recurse=False)
-        ]
+        self.modes = []
+        self.registrations = []
+        self.buffers = []
+        self.written = []
+        params: dict[int, nn.Parameter] = {}
+        for m in modules:
+            self.modes.append((m, m.training))
+            own, buffers = m._parameters, m._buffers
+            if not traits(type(m)).script:  # their registrations are fixed
+                children, non_persistent = m._modules, m._non_persistent_buffers_set
+                self.registrations.append((  # most are empty: those share one empty copy
+                    m,
+                    own.copy() if own else _NOTHING,
+                    buffers.copy() if buffers else _NOTHING,
+                    children.copy() if children else _NOTHING,
+                    non_persistent.copy() if non_persistent else _NO_NAMES,
+                ))
+            if buffers:
+                self.buffers += [(b, b.detach().clone()) for b in buffers.values() if b is not None]
+            if own:
+                for p in own.values():
+                    if p is not None:
+                        params[id(p)] = p
+                if _writes_own_parameters(m):
+                    self.written += [(p, p.detach().clone()) for p in m.parameters(recurse=False)]
+        self.flags = [(p, p.requires_grad, p.grad, p._version) for p in params.values()]
         self.cpu_rng = torch.get_rng_state()
         self.cuda_rng = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None
-        for param in params:
+        for param in params.values():
             param.grad = None
 
     def restore(self, originals: dict[int, tuple[torch.Tensor, torch.Tensor]]) -> None:
         """Put everything back; ``originals`` holds copies of parameters the pass wrote to."""
         for module, params, buffers, children, non_persistent in self.registrations:
-            for current, saved in ((module._parameters, params), (module._buffers, buffers),
-                                   (module._modules, children)):
-                if current != saved:
-                    current.clear()
-                    current.update(saved)
+            if module._parameters != params:
+                _put_back(module._parameters, params)
+            if module._buffers != buffers:
+                _put_back(module._buffers, buffers)
+            if module._modules != children:
+                _put_back(module._modules, children)
             if module._non_persistent_buffers_set != non_persistent:
-                module._non_persistent_buffers_set = non_persistent
+                module._non_persistent_buffers_set = set(non_persistent)
         written = self.written + list(originals.values())
         with torch.no_grad():
-            for buf, saved in self.buffers:
+            for buf, saved in self.buffers:  # not by _version: BatchNorm's kernel leaves it
                 buf.copy_(saved)
             for param, saved in written:
                 param.copy_(saved)

@@ -14,6 +14,7 @@ How a row shows it, torchsummary's way where torchsummary does not crash:
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any
 
 import torch
@@ -65,21 +66,28 @@ def _nested(description: Any) -> Any:
     return description
 
 
+def _batched(size: torch.Size, batch_size: int) -> list[int]:
+    shape = list(size)
+    if shape:
+        shape[0] = batch_size
+    return shape
+
+
 def shown_shape(description: Any, batch_size: int) -> Any:
     """The object whose ``str`` is the row's Output Shape cell."""
     if type(description) is torch.Size:
-        shape = list(description)
-        if shape:
-            shape[0] = batch_size
-        return shape
+        return _batched(description, batch_size)
     return _nested(description)
 
 
-def _product(numbers: list[int]) -> int:
-    result = 1
-    for number in numbers:
-        result *= number
-    return result
+def shown_and_counted(description: Any, batch_size: int) -> tuple[Any, int]:
+    """``shown_shape`` and its ``legacy_numel`` at once (a row of one tensor, the common
+    case, takes the short way)."""
+    if type(description) is torch.Size:
+        shape = _batched(description, batch_size)
+        return shape, math.prod(shape)
+    shown = _nested(description)
+    return shown, legacy_numel(shown)
 
 
 def _leaf_shapes(shown: Any) -> list[list[int]]:
@@ -101,9 +109,9 @@ def legacy_numel(shown: Any) -> int:
     """
     if isinstance(shown, list):
         if all(isinstance(n, int) for n in shown):
-            return _product(shown)
+            return math.prod(shown)
         lengths = {len(s) if isinstance(s, list) else -1 for s in shown}
         flat_lists = all(isinstance(s, list) and all(isinstance(n, int) for n in s) for s in shown)
         if flat_lists and len(lengths) == 1:
-            return _product([n for s in shown for n in s])
-    return sum(_product(leaf) for leaf in _leaf_shapes(shown))
+            return math.prod([n for s in shown for n in s])
+    return sum(math.prod(leaf) for leaf in _leaf_shapes(shown))

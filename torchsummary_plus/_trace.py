@@ -20,10 +20,13 @@ from ._observe import (
     CALL_IMPL,
     KnownTensors,
     ModuleFacts,
+    Observation,
+    PassRow,
     can_wrap,
     class_name,
     hook_module,
-    row_recorder,
+    resolve_rows,
+    row_writer,
     wrap_forward,
 )
 from ._restore import ModelSnapshot
@@ -36,26 +39,11 @@ class SummaryError(RuntimeError):
 
 @dataclass
 class Trace:
-    rows: list[tuple[ModuleFacts, Any]]  # (facts, output description), in table order
+    rows: list[tuple[str, ModuleFacts, Any]]  # (module name, facts, output description), in order
     params: dict[int, ParamInfo]  # each distinct parameter once, in definition order
     owners: list[tuple[str, tuple[int, ...]]]  # modules owning parameters, in definition order
     used_ids: set[int]
     untraced: list[tuple[str, int]] = field(default_factory=list)  # TorchScript: (module, params)
-
-
-def hooked_modules(model: nn.Module, layout: str, index: ModelIndex) -> dict[nn.Module, int]:
-    """Each module torchsummary hooks, with how many hooks it gets.
-
-    torchsummary registers through ``model.apply``, which reaches a module once per parent
-    that holds it: such a module prints that many rows per call.
-    """
-    return {
-        module: visits
-        for module, visits in index.visits.items()
-        if not traits(type(module)).not_hooked
-        and module not in index.scripted
-        and not (layout == "pypi" and module is model)
-    }
 
 
 def _meta_stand_ins(model: nn.Module) -> dict[str, torch.Tensor]:
@@ -130,35 +118,36 @@ def _observe(
     model: nn.Module,
     index: ModelIndex,
     spec: CallSpec,
-    rows: tuple[list[tuple[ModuleFacts, Any]], list[tuple[ModuleFacts, Any]]],
-    canonical: dict[int, int],
+    rows: tuple[list[PassRow], list[PassRow]],
+    known: KnownTensors,
     switch: WatchSwitch,
-) -> list[Callable[[], None]]:
-    """Observe every module that gets rows or pauses the watch; returns the undo functions.
+) -> Observation:
+    """Observe every module that gets rows or pauses the watch.
 
-    ``rows`` is the table's rows and the model's own row. PyPI torchsummary never hooks the
-    model itself; with no other row it crashes, and there the model's own row (as the
-    GitHub master shows it) is what the table shows instead.
+    ``rows`` is the table's rows and the model's own row. torchsummary registers its hook
+    through ``model.apply``, which reaches a module once per parent holding it: such a
+    module prints that many rows per call. PyPI torchsummary never hooks the model itself;
+    with no other row it crashes, and there the model's own row (as the GitHub master shows
+    it) is what the table shows instead.
     """
     table_rows, own_row = rows
-    hooked = hooked_modules(model, spec.layout, index)
     wrapping = not index.has_data_parallel and not _global_forward_hooks()
-    undo: list[Callable[[], None]] = []
-    known = KnownTensors(index.params, canonical)
-    for module, qualname in index.names.items():
-        copies, target = hooked.get(module, 0), table_rows
-        if module is model and spec.layout == "pypi" and module not in index.scripted:
-            copies, target = 1, own_row
+    observation = Observation()
+    for module in index.names:
+        copies, target = index.visits[module], table_rows
+        if traits(type(module)).not_hooked or module in index.scripted:
+            copies = 0
+        if module is model and spec.layout == "pypi":
+            copies, target = (0 if module in index.scripted else 1), own_row
         pauses = module in index.trusted_roots
         if not copies and not pauses:
             continue
-        record = row_recorder(target, module, qualname, copies, known) if copies else None
+        note = row_writer(target, module, copies, known)
         if wrapping and can_wrap(module):
-            undo.append(wrap_forward(module, record, switch, pauses))
+            wrap_forward(module, note, switch, pauses, observation)
         else:
-            handles = hook_module(module, record, switch, pauses)
-            undo += [handle.remove for handle in handles]
-    return undo
+            hook_module(module, note, switch, pauses, observation)
+    return observation
 
 
 def _global_forward_hooks() -> bool:
@@ -175,31 +164,33 @@ def run_trace(model: nn.Module, spec: CallSpec) -> Trace:
             "pass would initialise them and so change the model; run one forward pass yourself "
             "first, then summarize"
         )
-    rows: list[tuple[ModuleFacts, Any]] = []
-    own_row: list[tuple[ModuleFacts, Any]] = []
+    rows: list[PassRow] = []
+    own_row: list[PassRow] = []
     watch = ParameterWatch(set(index.params))
     switch = WatchSwitch(watch)
     snapshot = ModelSnapshot(list(index.names))
-    undo: list[Callable[[], None]] = []
+    observation = Observation()
     collecting = gc.isenabled()
     gc.disable()  # the objects made per module would make the collector's passes quadratic
     try:
         call, canonical = _forward_call(model, spec, watch)
-        undo = _observe(model, index, spec, (rows, own_row), canonical, switch)
+        known = KnownTensors(index.params, canonical)
+        observation = _observe(model, index, spec, (rows, own_row), known, switch)
         try:
             _watched(call, watch, switch)
         except Exception as error:
             raise _forward_error(error, index.names, len(rows)) from error
     finally:
-        for step in undo:
-            step()
+        observation.undo()
         snapshot.restore(watch.originals)
         if collecting:
             gc.enable()
-    used = {canonical.get(i, i) for i in watch.seen_ids} | switch.used_ids()
+    used = {canonical.get(i, i) for i in watch.seen_ids} | switch.used_ids(index.owners)
     for module in index.script_tops:
         used.update(id(p) for p in module.parameters())
     untraced = [
         (index.names[m], sum(p.numel() for p in m.parameters())) for m in index.script_tops
     ]
-    return Trace(rows or own_row, index.params, index.owners, used, untraced)
+    table = resolve_rows(rows or own_row, index.names, known)
+    owners = [(index.names[module], ids) for module, ids in index.owners.items()]
+    return Trace(table, index.params, owners, used, untraced)

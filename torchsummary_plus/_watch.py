@@ -130,10 +130,12 @@ class WatchSwitch:
             torch._C._push_on_torch_function_stack(self.watch)
             self.paused = False
 
-    def used_ids(self) -> set[int]:
-        """Every parameter below the trusted roots that ran."""
+    def used_ids(self, owners: dict[nn.Module, tuple[int, ...]]) -> set[int]:
+        """Every parameter below the trusted roots that ran (``owners``: each module's own)."""
         ids: set[int] = set()
         for module in self.ran:
-            params = module.parameters() if module._modules else module._parameters.values()
-            ids.update(id(p) for p in params if p is not None)
+            if module._modules:
+                ids.update([id(p) for p in module.parameters()])
+            else:
+                ids.update(owners.get(module, ()))
         return ids

@@ -8,13 +8,7 @@ import torch
 import torch.nn as nn
 
 from ._arguments import CallSpec, check_call, check_flags
-from ._figures import (
-    corrected_figures,
-    legacy_figures,
-    row_names,
-    shown_shapes,
-    table_rows,
-)
+from ._figures import corrected_figures, legacy_figures, table_rows
 from ._render import corrected_block, legacy_table
 from ._result import SummaryResult
 from ._trace import run_trace
@@ -25,11 +19,9 @@ Device = Union[str, torch.device]
 
 def _summarize(spec: CallSpec, model: nn.Module, plus: bool) -> tuple[Iterator[str], SummaryResult]:
     trace = run_trace(model, spec)
-    names = row_names(trace)
-    shown = shown_shapes(trace, spec)
-    legacy = legacy_figures(trace, spec, shown)
-    corrected = corrected_figures(trace, spec, names)
-    rows = table_rows(trace, names, shown, corrected.shared_rows)
+    rows, sums = table_rows(trace, spec.batch_size)
+    legacy = legacy_figures(sums, spec)
+    corrected = corrected_figures(trace, spec, sums)
     result = SummaryResult(rows, legacy, corrected)
 
     def lines() -> Iterator[str]:
