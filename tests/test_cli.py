@@ -243,7 +243,7 @@ def test_run_script_that_raises(capsys):
 
 
 BAD = [
-    ([f"nofile.py:Net", "--input-size", "3"], "no such file: 'nofile.py'"),
+    (["nofile.py:Net", "--input-size", "3"], "no such file: 'nofile.py'"),
     ([f"{MODELS}:Nope", "--input-size", "3"], f"'{MODELS}' has no attribute 'Nope'"),
     ([f"{MODELS}:NOT_A_MODULE", "--input-size", "3"],
      "'NOT_A_MODULE' is of type int, not an nn.Module subclass or a callable returning a module"),

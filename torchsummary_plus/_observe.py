@@ -15,7 +15,6 @@ import functools
 import sys
 from typing import Any, Callable, NamedTuple, Optional
 
-import torch
 import torch.nn as nn
 from torch import Tensor
 
