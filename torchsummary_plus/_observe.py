@@ -265,27 +265,21 @@ def wrap_forward(
     original = module.forward
     getframe = sys._getframe
     if pauses:
+        paused_call = switch.paused_call
 
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             if getframe(1).f_code.co_filename != _MODULE_FILE:
                 return original(*args, **kwargs)
-            switch.enter(module, args, kwargs)
-            try:
-                output = original(*args, **kwargs)
-            except BaseException:
-                switch.leave(module)
-                raise
-            note(output)  # before the watch resumes: reading the shape is then cheap
-            switch.leave(module)
-            return output
+            return paused_call(module, original, note, args, kwargs)
 
     else:
+        unwatched = switch.unwatched
 
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             if getframe(1).f_code.co_filename != _MODULE_FILE:
                 return original(*args, **kwargs)
             output = original(*args, **kwargs)
-            switch.unwatched(note, output)
+            unwatched(note, output)
             return output
 
     wrapper.__wrapped__ = original  # type: ignore[attr-defined]  # inspect.signature follows it

@@ -15,6 +15,7 @@ import torch
 import torch.nn as nn
 
 from ._arguments import CallSpec, make_inputs
+from ._gate import can_wait, guard_registries, put_back
 from ._index import ModelIndex, ParamInfo, index_model, traits
 from ._observe import (
     CALL_IMPL,
@@ -72,15 +73,12 @@ def _forward_call(
     return lambda: torch.func.functional_call(model, stand_ins, tuple(inputs)), canonical
 
 
-def _watched(call: Callable[[], Any], watch: ParameterWatch, switch: WatchSwitch) -> None:
-    torch._C._push_on_torch_function_stack(watch)
-    switch.top = torch._C._len_torch_function_stack()
+def _watched(call: Callable[[], Any], switch: WatchSwitch, watch_now: bool) -> None:
+    switch.start(watch_now)
     try:
         call()
     finally:
-        n = torch._C._len_torch_function_stack()
-        if n and torch._C._get_function_stack_at(n - 1) is watch:
-            torch._C._pop_torch_function_stack()
+        switch.stop()
 
 
 def _failing_module(tb: TracebackType | None, names: dict[nn.Module, str]) -> tuple[Any, Any]:
@@ -168,19 +166,24 @@ def run_trace(model: nn.Module, spec: CallSpec) -> Trace:
     own_row: list[PassRow] = []
     watch = ParameterWatch(set(index.params))
     switch = WatchSwitch(watch)
+    wait = not spec.meta_run and can_wait(index)  # before the snapshot holds parameters
     snapshot = ModelSnapshot(list(index.names))
     observation = Observation()
+    guarded: list[tuple[nn.Module, dict]] = []
     collecting = gc.isenabled()
     gc.disable()  # the objects made per module would make the collector's passes quadratic
     try:
         call, canonical = _forward_call(model, spec, watch)
         known = KnownTensors(index.params, canonical)
         observation = _observe(model, index, spec, (rows, own_row), known, switch)
+        if wait:
+            guarded = guard_registries(index, switch)
         try:
-            _watched(call, watch, switch)
+            _watched(call, switch, watch_now=not wait)
         except Exception as error:
             raise _forward_error(error, index.names, len(rows)) from error
     finally:
+        put_back(guarded)
         observation.undo()
         snapshot.restore(watch.originals)
         if collecting:

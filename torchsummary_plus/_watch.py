@@ -17,6 +17,9 @@ import torch.nn as nn
 from torch.overrides import TorchFunctionMode
 
 _T = torch.Tensor
+_stack_length = torch._C._len_torch_function_stack
+_pop = torch._C._pop_torch_function_stack
+_push = torch._C._push_on_torch_function_stack
 _DATA_GETTER = _T.data.__get__
 _WRITING_DUNDERS = frozenset(
     ["__setitem__", "__iadd__", "__isub__", "__imul__", "__itruediv__", "__ifloordiv__",
@@ -95,40 +98,95 @@ class WatchSwitch:
         self.watch = watch
         self.depth = 0
         self.paused = False
+        self.base = 0  # the mode stack's length before the pass
         self.top = -1  # the mode stack's length while the watch is on top of it
+        self.watching = False  # whether the watch is on the stack (see ``_gate``)
         self.ran: set[nn.Module] = set()
 
+    def start(self, watch_now: bool) -> None:
+        """The pass begins; the watch goes on now, or at the first ``parameter_read``."""
+        self.base = _stack_length()
+        if watch_now:
+            self.parameter_read()
+
+    def parameter_read(self) -> None:
+        """Custom code may now hold a parameter: watch every operation from here on. The
+        watch goes below any mode the model has pushed since the pass began."""
+        if self.watching:
+            return
+        self.watching = True
+        above = [_pop() for _ in range(_stack_length() - self.base)]
+        _push(self.watch)
+        self.top = self.base + 1
+        for mode in reversed(above):
+            _push(mode)
+
+    def stop(self) -> None:
+        """The pass ended (or raised): take the watch off the stack if it is on top."""
+        n = _stack_length()
+        if n and torch._C._get_function_stack_at(n - 1) is self.watch:
+            _pop()
+
     def enter(self, module: nn.Module, args: Any, kwargs: dict[str, Any]) -> None:
+        """A trusted root starts (its forward pre-hook)."""
         depth = self.depth
         self.depth = depth + 1
-        if depth:
-            return
-        # A parameter handed to a trusted module as an input is used there, unwatched.
+        if not depth:
+            self.paused = self._pause(args, kwargs)
+
+    def leave(self, module: nn.Module) -> None:
+        """A trusted root returned or raised (its always-called forward hook)."""
+        self.ran.add(module)
+        self.depth -= 1
+        if self.paused and not self.depth:
+            _push(self.watch)
+            self.paused = False
+
+    def paused_call(
+        self,
+        module: nn.Module,
+        forward: Callable[..., Any],
+        note: Callable[[Any], None],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> Any:
+        """``enter``, the module's forward, ``note(output)`` and ``leave`` in one frame, for a
+        trusted root observed through its ``forward`` (the hot path of the pass)."""
+        depth = self.depth
+        self.depth = depth + 1
+        paused = not depth and self._pause(args, kwargs)
+        try:
+            output = forward(*args, **kwargs)
+            note(output)  # before the watch resumes: reading the shape is then cheap
+        finally:
+            self.ran.add(module)
+            self.depth = depth
+            if paused:
+                _push(self.watch)
+        return output
+
+    def _pause(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
+        """At the outermost trusted root: note the parameters handed to it as inputs (used
+        there, unwatched) and pause the watch if it is on top of the mode stack."""
         self.watch._note_nested(args)
         if kwargs:
             self.watch._note_nested(kwargs.values())
-        if torch._C._len_torch_function_stack() == self.top:
-            torch._C._pop_torch_function_stack()
-            self.paused = True
+        if _stack_length() != self.top:
+            return False
+        _pop()
+        return True
 
     def unwatched(self, read: Callable[[Any], None], output: Any) -> None:
         """``read(output)`` with the watch off: a row reading its output's shape is no use of
         a parameter, and not worth an op's watch."""
-        if torch._C._len_torch_function_stack() != self.top:
+        if _stack_length() != self.top:
             read(output)
             return
-        torch._C._pop_torch_function_stack()
+        _pop()
         try:
             read(output)
         finally:
-            torch._C._push_on_torch_function_stack(self.watch)
-
-    def leave(self, module: nn.Module) -> None:
-        self.ran.add(module)
-        self.depth -= 1
-        if self.paused and not self.depth:
-            torch._C._push_on_torch_function_stack(self.watch)
-            self.paused = False
+            _push(self.watch)
 
     def used_ids(self, owners: dict[nn.Module, tuple[int, ...]]) -> set[int]:
         """Every parameter below the trusted roots that ran (``owners``: each module's own)."""

@@ -1,0 +1,197 @@
+"""The watch waits until the model's own code can hold a parameter, and the used figures stay
+exact whichever way that code gets one.
+
+Every model here has a custom module whose forward touches one parameter of 6 numbers by one
+route; everything else is used by torch.nn layers (Linear(4, 4): 20). So the used total is
+20 + 6 = 26 when the route counts, and 20 when the parameter is only there. The expected
+figures are worked out by hand from those sizes.
+"""
+from __future__ import annotations
+
+import copy
+import functools
+import weakref
+
+import pytest
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch.overrides import TorchFunctionMode
+
+from torchsummary_plus import summary_string
+
+LINEAR = 4 * 4 + 4  # the Linear(4, 4) every model below calls
+
+
+def used(model: nn.Module, size=(4,)) -> int:
+    return summary_string(model, size, device="cpu")[1].used_params
+
+
+class Holder(nn.Module):
+    """A Linear(4, 4) and a custom parameter of 6 numbers, reached by ``route``."""
+
+    def __init__(self, route) -> None:
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+        self.extra = nn.Parameter(torch.ones(6))
+        self.route = route
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(x) + self.route(self).sum()
+
+
+ROUTES = {
+    "attribute": lambda m: m.extra,
+    "getattr": lambda m: getattr(m, "extra"),
+    "registry item": lambda m: m._parameters["extra"],
+    "registry get": lambda m: m._parameters.get("extra"),
+    "registry values": lambda m: list(m._parameters.values())[0],
+    "registry items": lambda m: dict(m._parameters.items())["extra"],
+    "dict() copy": lambda m: dict(m._parameters)["extra"],
+    "unpacked": lambda m: {**m._parameters}["extra"],
+    "copy.copy": lambda m: copy.copy(m._parameters)["extra"],
+    "parameters()": lambda m: [p for p in m.parameters() if p.dim() == 1 and len(p) == 6][0],
+    "named_parameters()": lambda m: dict(m.named_parameters())["extra"],
+    "state_dict(keep_vars)": lambda m: m.state_dict(keep_vars=True)["extra"],
+}
+
+
+@pytest.mark.parametrize("route", list(ROUTES))
+def test_every_way_of_reading_a_registry_counts_the_parameter(route):
+    assert used(Holder(ROUTES[route])) == LINEAR + 6
+
+
+def test_a_parameter_of_a_torch_nn_child_used_without_calling_it():
+    class Borrower(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc = nn.Linear(4, 4)
+            self.other = nn.Linear(4, 6)  # never called: its weight is read, its bias not
+
+        def forward(self, x):
+            return F.linear(self.fc(x), self.other.weight)
+
+    result = summary_string(Borrower(), (4,), device="cpu")[1]
+    assert result.used_params == LINEAR + 24
+    assert result.unused_params == 6
+
+
+def test_a_parameter_only_present_is_still_unused():
+    class Present(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc = nn.Linear(4, 4)
+            self.extra = nn.Parameter(torch.ones(6))
+
+        def forward(self, x):
+            return self.fc(x).view(-1, 4).transpose(0, 1).transpose(0, 1) * 2
+
+    result = summary_string(Present(), (4,), device="cpu")[1]
+    assert (result.used_params, result.unused_params) == (LINEAR, 6)
+
+
+class Aliased(nn.Module):
+    """Uses its parameter through a reference held outside the registry."""
+
+    def __init__(self, hold) -> None:
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+        self.extra = nn.Parameter(torch.ones(6))
+        self.fetch = hold(self.extra)
+
+    def forward(self, x):
+        return self.fc(x) + self.fetch().sum()
+
+
+HOLDS = {
+    "a list": lambda p: functools.partial([p].__getitem__, 0),
+    "a closure": lambda p: (lambda: p),
+    "a weak reference": lambda p: weakref.ref(p),
+}
+
+
+@pytest.mark.parametrize("hold", list(HOLDS))
+def test_a_reference_outside_the_registries_is_watched_from_the_start(hold):
+    assert used(Aliased(HOLDS[hold])) == LINEAR + 6
+
+
+def test_an_alias_of_a_registry_is_watched_from_the_start():
+    class RegistryAlias(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc = nn.Linear(4, 4)
+            self.extra = nn.Parameter(torch.ones(6))
+            self.__dict__["own"] = self._parameters  # the same dict under another name
+
+        def forward(self, x):
+            return self.fc(x) + dict.__getitem__(self.own, "extra").sum()
+
+    assert used(RegistryAlias()) == LINEAR + 6
+
+
+class Probe(nn.Module):
+    """Notes the mode stack's length before and after touching a parameter of its own."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+        self.extra = nn.Parameter(torch.ones(4))
+        self.stack: list[tuple[str, int]] = []
+
+    def forward(self, x):
+        self.stack.append(("before", torch._C._len_torch_function_stack()))
+        y = self.fc(x)
+        self.stack.append(("after the Linear", torch._C._len_torch_function_stack()))
+        y = y * self.extra
+        self.stack.append(("after the read", torch._C._len_torch_function_stack()))
+        return y
+
+
+def test_the_watch_is_off_until_custom_code_reads_a_parameter():
+    model = Probe()
+    assert used(model) == LINEAR + 4
+    assert model.stack == [("before", 0), ("after the Linear", 0), ("after the read", 1)]
+    assert torch._C._len_torch_function_stack() == 0
+
+
+def test_an_optimizer_holding_the_parameters_has_the_watch_on_from_the_start():
+    model = Probe()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    assert used(model) == LINEAR + 4
+    assert model.stack == [("before", 1), ("after the Linear", 1), ("after the read", 1)]
+    assert len(optimizer.param_groups[0]["params"]) == 3
+
+
+def test_a_read_inside_the_model_s_own_mode_puts_the_watch_below_it():
+    seen: list[str] = []
+
+    class Counting(TorchFunctionMode):
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            seen.append(getattr(func, "__name__", "?"))
+            return func(*args, **(kwargs or {}))
+
+    class OwnMode(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc = nn.Linear(4, 4)
+            self.extra = nn.Parameter(torch.ones(4))
+
+        def forward(self, x):
+            with Counting() as mode:
+                y = self.fc(x) * self.extra
+                top = torch._C._get_function_stack_at(torch._C._len_torch_function_stack() - 1)
+                assert top is mode
+            return y + 1
+
+    assert used(OwnMode()) == LINEAR + 4
+    assert "mul" in seen
+    assert torch._C._len_torch_function_stack() == 0
+
+
+def test_the_registries_are_put_back_as_they_were():
+    model = Holder(ROUTES["attribute"])
+    registries = [(m, m._parameters) for m in model.modules()]
+    used(model)
+    for module, registry in registries:
+        assert module._parameters is registry
+        assert type(module._parameters) is dict

@@ -1,0 +1,145 @@
+"""Keeping the parameter watch off until the model's own code can hold a parameter.
+
+The watch (``_watch``) costs a Python call on every operation of custom code, most of which
+only reshapes activations. An operation can take a parameter only if the code running it
+holds a reference to that parameter. When, before the pass, nothing but the modules'
+``_parameters`` registries refers to the parameters (no optimizer, closure, list, weak
+reference or alias of a registry), custom code can get one only by reading a registry:
+through ``Module.__getattr__`` (``self.fc.weight``), ``parameters()``, ``named_parameters()``,
+``state_dict()`` or the registry itself. For the pass each registry is then replaced by a
+``GuardedParameters`` copy, and the first read of a parameter from one outside a trusted
+module switches the watch on for the rest of the pass. Inside a trusted module (torch.nn's
+own code, paused anyway) reads change nothing. Where the references cannot be accounted
+for, or for a meta run on stand-ins, the watch is on from the start, as before.
+"""
+from __future__ import annotations
+
+import functools
+import sys
+import weakref
+from typing import Any, Iterator
+
+import torch
+import torch.nn as nn
+
+from ._index import ModelIndex, traits
+from ._watch import WatchSwitch
+
+
+class GuardedParameters(dict):
+    """A module's ``_parameters`` during the pass: every way of reading a value from it
+    tells the switch first (iterating keys is covered so that ``dict(...)`` copies through
+    ``__getitem__`` instead of reading the values directly)."""
+
+    __slots__ = ("switch",)
+
+    def __init__(self, switch: WatchSwitch, registry: dict[str, Any]) -> None:
+        super().__init__(registry)
+        self.switch = switch
+
+    def __getitem__(self, key: str) -> Any:
+        if not self.switch.depth:
+            self.switch.parameter_read()
+        return dict.__getitem__(self, key)
+
+    def _read(self) -> None:
+        if not self.switch.depth:
+            self.switch.parameter_read()
+
+    def get(self, *args: Any) -> Any:
+        self._read()
+        return dict.get(self, *args)
+
+    def values(self) -> Any:
+        self._read()
+        return dict.values(self)
+
+    def items(self) -> Any:
+        self._read()
+        return dict.items(self)
+
+    def __iter__(self) -> Iterator[str]:
+        self._read()
+        return dict.__iter__(self)
+
+    def copy(self) -> dict[str, Any]:
+        self._read()
+        return dict(dict.items(self))
+
+    def pop(self, *args: Any) -> Any:
+        self._read()
+        return dict.pop(self, *args)
+
+    def popitem(self) -> Any:
+        self._read()
+        return dict.popitem(self)
+
+    def setdefault(self, *args: Any) -> Any:
+        self._read()
+        return dict.setdefault(self, *args)
+
+    def __or__(self, other: Any) -> Any:
+        self._read()
+        return dict.__or__(self, other)
+
+    def __ror__(self, other: Any) -> Any:
+        self._read()
+        return dict.__ror__(self, other)
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        self._read()
+        return (dict, (dict(dict.items(self)),))
+
+
+@functools.lru_cache(maxsize=None)
+def _baseline() -> tuple[int, int]:
+    """References ``_unaccounted`` sees to a parameter held by one registry, and to a
+    registry held by its module alone (measured, so that it holds on any CPython)."""
+    probe = nn.Module()
+    probe.register_parameter("p", nn.Parameter(torch.empty(0)))
+    for param in probe._parameters.values():
+        param_refs = sys.getrefcount(param) - 1
+    del param
+    return param_refs, sys.getrefcount(probe._parameters)
+
+
+def _unaccounted(modules: list[nn.Module]) -> bool:
+    """Whether anything besides the registries may hold a parameter (or a registry)."""
+    param_base, registry_base = _baseline()
+    slots: dict[int, int] = {}
+    for module in modules:
+        if sys.getrefcount(module._parameters) != registry_base:
+            return True
+        for param in module._parameters.values():
+            if param is not None:
+                slots[id(param)] = slots.get(id(param), 0) + 1
+    for module in modules:
+        for param in module._parameters.values():
+            if param is None:
+                continue
+            if sys.getrefcount(param) != param_base + slots[id(param)] or weakref.getweakrefcount(param):
+                return True
+    return False
+
+
+def can_wait(index: ModelIndex) -> bool:
+    """Whether the watch can wait for a registry read: every parameter's references are its
+    registries (checked before the summary itself holds any, so before the snapshot)."""
+    if any(traits(type(m)).script for m in index.owners):
+        return False
+    return not _unaccounted(list(index.owners))
+
+
+def guard_registries(index: ModelIndex, switch: WatchSwitch) -> list[tuple[nn.Module, dict]]:
+    """Replace the registries with guarded copies; returns the originals to put back."""
+    originals = []
+    for module in index.owners:
+        registry = module.__dict__["_parameters"]
+        module.__dict__["_parameters"] = GuardedParameters(switch, registry)
+        originals.append((module, registry))
+    return originals
+
+
+def put_back(originals: list[tuple[nn.Module, dict]]) -> None:
+    for module, registry in originals:
+        module.__dict__["_parameters"] = registry
