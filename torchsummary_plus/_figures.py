@@ -117,7 +117,11 @@ class RowSums:
         self.naive_total += facts.naive_count
         if facts.trainable:
             self.naive_trainable += facts.naive_count
-        earlier = next((first_row[i] for i in facts.row_ids if i in first_row), None)
+        earlier = None
+        for i in facts.row_ids:
+            if i in first_row:
+                earlier = first_row[i]
+                break
         if earlier is not None:
             self.shared_rows[name] = earlier
             self.counted_twice[name] = sum([info.numel for key, info in facts.naive if key in counted])

@@ -30,19 +30,25 @@ _NO_ATTRIBUTE = object()
 class KnownTensors:
     """Facts about tensors already worked out by the model index, looked up by identity.
 
-    ``canonical`` maps the meta stand-ins of a meta run back to the real parameters.
+    ``canonical`` maps the meta stand-ins of a meta run back to the real parameters;
+    ``owners`` gives each module's own parameter ids.
     """
 
-    def __init__(self, params: dict[int, ParamInfo], canonical: dict[int, int]) -> None:
+    def __init__(
+        self,
+        params: dict[int, ParamInfo],
+        canonical: dict[int, int],
+        owners: dict[nn.Module, tuple[int, ...]],
+    ) -> None:
         self.params = params
         self.canonical = canonical
-
-    def key(self, tensor: Tensor) -> int:
-        return self.canonical.get(id(tensor), id(tensor))
+        self.owners = owners
 
     def info(self, tensor: Tensor) -> tuple[int, ParamInfo]:
         """(identity, facts) of a tensor a row counts; a parameter's come from the index."""
-        key = self.canonical.get(id(tensor), id(tensor))
+        key = id(tensor)
+        if self.canonical:
+            key = self.canonical.get(key, key)
         info = self.params.get(key)
         if info is None:  # a buffer or a plain attribute called weight or bias
             numel = tensor.numel()
@@ -79,20 +85,18 @@ def registry_facts(module: nn.Module, known: KnownTensors) -> ModuleFacts:
 
 
 def _facts(module: nn.Module, weight: Any, bias: Any, known: KnownTensors) -> ModuleFacts:
-    params = module._parameters
-    if not params and weight is None and bias is None:  # activations, pooling, dropout...
+    own = known.owners.get(module, ())
+    if not own and weight is None and bias is None:  # activations, pooling, dropout...
         return _without_parameters(type(module))
-    info = known.info
+    naive = []
     if isinstance(weight, Tensor):
-        naive = (info(weight), info(bias)) if isinstance(bias, Tensor) else (info(weight),)
-        trainable = naive[0][1].trainable
-    else:
-        naive, trainable = ((info(bias),) if isinstance(bias, Tensor) else ()), None
-    key = known.key
-    own = [key(p) for p in params.values() if p is not None]
-    row_ids = tuple(own + [k for k, _ in naive if k not in own])
-    count = sum([i.numel for _, i in naive])
-    return ModuleFacts(class_name(type(module)), count, trainable, naive, row_ids)
+        naive.append(known.info(weight))
+    if isinstance(bias, Tensor):
+        naive.append(known.info(bias))
+    trainable = naive[0][1].trainable if isinstance(weight, Tensor) else None
+    extra = [key for key, _ in naive if key not in own]  # `weight` or `bias` not its own
+    count = sum([info.numel for _, info in naive])
+    return ModuleFacts(class_name(type(module)), count, trainable, tuple(naive), own + tuple(extra))
 
 
 @functools.lru_cache(maxsize=None)
@@ -104,11 +108,6 @@ def _without_parameters(cls: type) -> ModuleFacts:
 def class_name(cls: type) -> str:
     """torchsummary's way of naming a row: the text after the last dot of str(class)."""
     return str(cls).split(".")[-1].split("'")[0]
-
-
-@functools.lru_cache(maxsize=None)
-def _class_defines_weight_or_bias(cls: type) -> bool:
-    return hasattr(cls, "weight") or hasattr(cls, "bias")
 
 
 @functools.lru_cache(maxsize=None)
@@ -138,12 +137,12 @@ def _reads_registries(module: nn.Module) -> bool:
     """Whether `weight` and `bias` can only come from the module's registries (the common
     case); otherwise an attribute or property may make them while the module runs."""
     instance = module.__dict__
-    return not (
-        _class_defines_weight_or_bias(type(module))
-        or "weight" in instance
-        or "bias" in instance
-        or traits(type(module)).script
-    )
+    return _class_reads_registries(type(module)) and "weight" not in instance and "bias" not in instance
+
+
+@functools.lru_cache(maxsize=None)
+def _class_reads_registries(cls: type) -> bool:
+    return not (hasattr(cls, "weight") or hasattr(cls, "bias") or traits(cls).script)
 
 
 def _read_attributes(module: nn.Module) -> tuple[Any, Any]:

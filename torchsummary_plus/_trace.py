@@ -174,7 +174,7 @@ def run_trace(model: nn.Module, spec: CallSpec) -> Trace:
     gc.disable()  # the objects made per module would make the collector's passes quadratic
     try:
         call, canonical = _forward_call(model, spec, watch)
-        known = KnownTensors(index.params, canonical)
+        known = KnownTensors(index.params, canonical, index.owners)
         observation = _observe(model, index, spec, (rows, own_row), known, switch)
         if wait:
             guarded = guard_registries(index, switch)
