@@ -7,7 +7,7 @@ which rows repeat earlier rows, what was never used.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import torch
@@ -92,66 +92,78 @@ class CorrectedFigures:
     uncounted: list[tuple[str, int]]  # (parameter, size) that no row of the table counts
 
 
-@dataclass
+@dataclass(frozen=True)
 class RowSums:
-    """What the rows add up to, gathered in the one pass over them that makes the table."""
+    """What the rows add up to."""
 
-    naive_total: int = 0  # torchsummary's Total params: each row's `weight` and `bias`
-    naive_trainable: int = 0  # the rows whose `weight` requires grad
-    output_numel: int = 0  # torchsummary's sum of np.prod(output shape), before int64 wrap
-    rows_with_parameters: bool = False
-    shared_rows: dict[str, str] = field(default_factory=dict)  # row -> earlier row it repeats
-    counted_twice: dict[str, int] = field(default_factory=dict)
-    first_row: dict[int, str] = field(default_factory=dict)  # parameter id -> first row with it
+    naive_total: int  # torchsummary's Total params: each row's `weight` and `bias`
+    naive_trainable: int  # the rows whose `weight` requires grad
+    output_numel: int  # torchsummary's sum of np.prod(output shape), before int64 wrap
+    rows_with_parameters: bool
+    shared_rows: dict[str, str]  # row -> earlier row it repeats
+    counted_twice: dict[str, int]  # row -> parameters the naive totals counted again there
     # torchsummary's tensors, each counted once, and their ids
-    deduplicated: int = 0
-    deduplicated_trainable: int = 0  # by torchsummary's rule: the row's `weight` decides
-    deduplicated_requires_grad: int = 0  # by each tensor's own flag
-    deduplicated_bytes: int = 0
-    counted: set[int] = field(default_factory=set)
+    deduplicated: int
+    deduplicated_trainable: int  # by torchsummary's rule: the row's `weight` decides
+    deduplicated_requires_grad: int  # by each tensor's own flag
+    deduplicated_bytes: int
+    counted: set[int]
 
-    def add_parameters(self, name: str, facts: ModuleFacts) -> str | None:
-        """Count one row's parameters; returns the earlier row it repeats, if any."""
-        counted, first_row = self.counted, self.first_row
-        self.rows_with_parameters = self.rows_with_parameters or bool(facts.naive)
-        self.naive_total += facts.naive_count
+
+def table_rows(trace: Trace, batch_size: int) -> tuple[list[Row], RowSums]:
+    """The table's rows and what they add up to (a model may have a million rows: the rows
+    without parameters, most of them, get one short step each)."""
+    rows: list[Row] = []
+    append, make_row = rows.append, Row._make
+    holding: list[tuple[int, ModuleFacts]] = []  # (position, facts) of rows with parameters
+    output_numel = 0
+    for number, (qualname, facts, description) in enumerate(trace.rows, start=1):
+        shown, numel = shown_and_counted(description, batch_size)
+        output_numel += numel
+        if facts.row_ids or facts.naive:
+            holding.append((number - 1, facts))
+        append(make_row((f"{facts.class_name}-{number}", qualname, shown, facts.naive_count, None)))
+    return rows, _parameter_sums(rows, holding, output_numel)
+
+
+def _parameter_sums(rows: list[Row], holding: list[tuple[int, ModuleFacts]], output_numel: int) -> RowSums:
+    """Count the rows' parameters; a row repeating an earlier row's gets ``shared_with``."""
+    naive_total = naive_trainable = 0
+    deduplicated = deduplicated_trainable = deduplicated_requires_grad = deduplicated_bytes = 0
+    first_row: dict[int, str] = {}  # parameter id -> first row holding it
+    counted: set[int] = set()  # ids of the tensors torchsummary counted so far
+    shared: dict[str, str] = {}
+    twice: dict[str, int] = {}
+    for position, facts in holding:
+        name = rows[position].name
+        naive_total += facts.naive_count
         if facts.trainable:
-            self.naive_trainable += facts.naive_count
+            naive_trainable += facts.naive_count
         earlier = None
         for i in facts.row_ids:
             if i in first_row:
                 earlier = first_row[i]
                 break
         if earlier is not None:
-            self.shared_rows[name] = earlier
-            self.counted_twice[name] = sum([info.numel for key, info in facts.naive if key in counted])
+            shared[name] = earlier
+            twice[name] = sum([info.numel for key, info in facts.naive if key in counted])
+            rows[position] = rows[position]._replace(shared_with=earlier)
         for i in facts.row_ids:
-            first_row.setdefault(i, name)
+            if i not in first_row:
+                first_row[i] = name
         for key, info in facts.naive:
             if key in counted:
                 continue
             counted.add(key)
-            self.deduplicated += info.numel
-            self.deduplicated_trainable += info.numel if facts.trainable else 0
-            self.deduplicated_requires_grad += info.numel if info.trainable else 0
-            self.deduplicated_bytes += info.nbytes
-        return earlier
-
-
-def table_rows(trace: Trace, batch_size: int) -> tuple[list[Row], RowSums]:
-    """The table's rows and what they add up to, in one pass (a model may have a million)."""
-    sums = RowSums()
-    rows = []
-    append = rows.append
-    output_numel = 0
-    for number, (qualname, facts, description) in enumerate(trace.rows, start=1):
-        name = f"{facts.class_name}-{number}"
-        shown, numel = shown_and_counted(description, batch_size)
-        output_numel += numel
-        shared_with = sums.add_parameters(name, facts) if facts.row_ids or facts.naive else None
-        append(Row(name, qualname, shown, facts.naive_count, shared_with))
-    sums.output_numel = output_numel
-    return rows, sums
+            deduplicated += info.numel
+            deduplicated_trainable += info.numel if facts.trainable else 0
+            deduplicated_requires_grad += info.numel if info.trainable else 0
+            deduplicated_bytes += info.nbytes
+    return RowSums(
+        naive_total, naive_trainable, output_numel, any(facts.naive for _, facts in holding),
+        shared, twice, deduplicated, deduplicated_trainable, deduplicated_requires_grad,
+        deduplicated_bytes, counted,
+    )
 
 
 def input_bytes(spec: CallSpec) -> int:

@@ -135,7 +135,7 @@ def _index_parameters(index: ModelIndex, module: nn.Module, name: str) -> None:
     """The module's own parameters, each distinct one once with its first name, in the order
     of ``named_parameters()`` (the walk visits modules in its order)."""
     prefix = name + "." if name else ""
-    params = index.params
+    params, make_info = index.params, ParamInfo._make
     own = []
     for param_name, p in module._parameters.items():
         if p is None:
@@ -147,6 +147,6 @@ def _index_parameters(index: ModelIndex, module: nn.Module, name: str) -> None:
         own.append(key)
         if key not in params:
             numel = p.numel()
-            params[key] = ParamInfo(prefix + param_name, numel, numel * p.element_size(), p.requires_grad)
+            params[key] = make_info((prefix + param_name, numel, numel * p.element_size(), p.requires_grad))
     if own:
         index.owners[module] = tuple(dict.fromkeys(own))

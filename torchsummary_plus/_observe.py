@@ -96,7 +96,7 @@ def _facts(module: nn.Module, weight: Any, bias: Any, known: KnownTensors) -> Mo
     trainable = naive[0][1].trainable if isinstance(weight, Tensor) else None
     extra = [key for key, _ in naive if key not in own]  # `weight` or `bias` not its own
     count = sum([info.numel for _, info in naive])
-    return ModuleFacts(class_name(type(module)), count, trainable, tuple(naive), own + tuple(extra))
+    return ModuleFacts._make((class_name(type(module)), count, trainable, tuple(naive), own + tuple(extra)))
 
 
 @functools.lru_cache(maxsize=None)

@@ -6,7 +6,6 @@ model, its modes and the random state are restored afterwards (see ``_restore``)
 """
 from __future__ import annotations
 
-import gc
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Callable
@@ -170,8 +169,6 @@ def run_trace(model: nn.Module, spec: CallSpec) -> Trace:
     snapshot = ModelSnapshot(list(index.names))
     observation = Observation()
     guarded: list[tuple[nn.Module, dict]] = []
-    collecting = gc.isenabled()
-    gc.disable()  # the objects made per module would make the collector's passes quadratic
     try:
         call, canonical = _forward_call(model, spec, watch)
         known = KnownTensors(index.params, canonical, index.owners)
@@ -186,8 +183,6 @@ def run_trace(model: nn.Module, spec: CallSpec) -> Trace:
         put_back(guarded)
         observation.undo()
         snapshot.restore(watch.originals)
-        if collecting:
-            gc.enable()
     used = {canonical.get(i, i) for i in watch.seen_ids} | switch.used_ids(index.owners)
     for module in index.script_tops:
         used.update(id(p) for p in module.parameters())

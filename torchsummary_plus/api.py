@@ -1,6 +1,8 @@
 """The public functions: they check the call, trace one pass, compute figures and render."""
 from __future__ import annotations
 
+import contextlib
+import gc
 import sys
 from typing import Any, Iterator, Sequence, Union
 
@@ -17,17 +19,33 @@ InputSize = Union[Sequence[int], Sequence[Sequence[int]]]
 Device = Union[str, torch.device]
 
 
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off while a summary makes its objects (several per
+    module, none of them cyclic garbage): its passes, which walk every live object, would
+    otherwise make the cost grow faster than the model."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
+
+
 def _summarize(spec: CallSpec, model: nn.Module, plus: bool) -> tuple[Iterator[str], SummaryResult]:
-    trace = run_trace(model, spec)
-    rows, sums = table_rows(trace, spec.batch_size)
-    legacy = legacy_figures(sums, spec)
-    corrected = corrected_figures(trace, spec, sums)
-    result = SummaryResult(rows, legacy, corrected)
+    with _collector_paused():
+        trace = run_trace(model, spec)
+        rows, sums = table_rows(trace, spec.batch_size)
+        legacy = legacy_figures(sums, spec)
+        corrected = corrected_figures(trace, spec, sums)
+        result = SummaryResult(rows, legacy, corrected)
 
     def lines() -> Iterator[str]:
-        yield from legacy_table(rows, legacy)
-        if plus:
-            yield from corrected_block(rows, corrected)
+        with _collector_paused():
+            yield from legacy_table(rows, legacy)
+            if plus:
+                yield from corrected_block(rows, corrected)
 
     return lines(), result
 
