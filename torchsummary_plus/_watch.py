@@ -131,7 +131,7 @@ class WatchSwitch:
         """A trusted root starts (its forward pre-hook)."""
         depth = self.depth
         self.depth = depth + 1
-        if not depth:
+        if not depth and self.watching:
             self.paused = self._pause(args, kwargs)
 
     def leave(self, module: nn.Module) -> None:
@@ -154,7 +154,7 @@ class WatchSwitch:
         trusted root observed through its ``forward`` (the hot path of the pass)."""
         depth = self.depth
         self.depth = depth + 1
-        paused = not depth and self._pause(args, kwargs)
+        paused = not depth and self.watching and self._pause(args, kwargs)
         try:
             output = forward(*args, **kwargs)
             note(output)  # before the watch resumes: reading the shape is then cheap
@@ -166,8 +166,9 @@ class WatchSwitch:
         return output
 
     def _pause(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
-        """At the outermost trusted root: note the parameters handed to it as inputs (used
-        there, unwatched) and pause the watch if it is on top of the mode stack."""
+        """At the outermost trusted root, while watching: note the parameters handed to it as
+        inputs (used there, unwatched) and pause the watch if it is on top of the mode stack.
+        (Before the watch is on, no custom code can hold a parameter to hand over.)"""
         self.watch._note_nested(args)
         if kwargs:
             self.watch._note_nested(kwargs.values())
