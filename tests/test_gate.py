@@ -195,3 +195,30 @@ def test_the_registries_are_put_back_as_they_were():
     for module, registry in registries:
         assert module._parameters is registry
         assert type(module._parameters) is dict
+
+
+def test_a_read_from_another_thread_leaves_that_thread_s_modes_alone():
+    import threading
+
+    stacks: list[int] = []
+
+    class Threaded(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc = nn.Linear(4, 4)
+            self.extra = nn.Parameter(torch.ones(4))
+
+        def forward(self, x):
+            def read() -> None:
+                self.extra.shape  # a registry read in a thread of its own
+                stacks.append(torch._C._len_torch_function_stack())
+
+            worker = threading.Thread(target=read)
+            worker.start()
+            worker.join()
+            stacks.append(torch._C._len_torch_function_stack())
+            return self.fc(x)
+
+    result = summary_string(Threaded(), (4,), device="cpu")[1]
+    assert stacks == [0, 0]  # the other thread's stack untouched; the pass's not switched on
+    assert (result.used_params, result.unused_params) == (LINEAR, 4)

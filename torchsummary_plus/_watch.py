@@ -10,6 +10,7 @@ no child at all), so those are counted from the module instead of from its opera
 """
 from __future__ import annotations
 
+import threading
 from typing import Any, Callable, Iterable
 
 import torch
@@ -101,18 +102,21 @@ class WatchSwitch:
         self.base = 0  # the mode stack's length before the pass
         self.top = -1  # the mode stack's length while the watch is on top of it
         self.watching = False  # whether the watch is on the stack (see ``_gate``)
+        self.thread = -1  # the thread running the pass
         self.ran: set[nn.Module] = set()
 
     def start(self, watch_now: bool) -> None:
         """The pass begins; the watch goes on now, or at the first ``parameter_read``."""
         self.base = _stack_length()
+        self.thread = threading.get_ident()
         if watch_now:
             self.parameter_read()
 
     def parameter_read(self) -> None:
         """Custom code may now hold a parameter: watch every operation from here on. The
-        watch goes below any mode the model has pushed since the pass began."""
-        if self.watching:
+        watch goes below any mode the model has pushed since the pass began. (The mode stack
+        is per thread: reads from another thread are not the pass's.)"""
+        if self.watching or threading.get_ident() != self.thread:
             return
         self.watching = True
         above = [_pop() for _ in range(_stack_length() - self.base)]
