@@ -7,6 +7,8 @@ modules whose class comes from ``torch.nn`` itself, with only such modules below
 trusted module that runs uses all the parameters below it (``nn.MultiheadAttention`` reads
 its ``out_proj`` without calling it; the fast path of ``nn.TransformerEncoderLayer`` calls
 no child at all), so those are counted from the module instead of from its operations.
+Where custom code cannot yet hold a parameter, the watch is not on the stack at all (see
+``_gate``); ``WatchSwitch`` puts it on at the first parameter read.
 """
 from __future__ import annotations
 
