@@ -88,15 +88,18 @@ def _facts(module: nn.Module, weight: Any, bias: Any, known: KnownTensors) -> Mo
     own = known.owners.get(module, ())
     if not own and weight is None and bias is None:  # activations, pooling, dropout...
         return _without_parameters(type(module))
-    naive = []
-    if isinstance(weight, Tensor):
-        naive.append(known.info(weight))
-    if isinstance(bias, Tensor):
-        naive.append(known.info(bias))
+    naive: tuple[tuple[int, ParamInfo], ...] = ()
+    count = 0
+    row_ids = own  # and `weight` or `bias` where they are not the module's own
+    for tensor in (weight, bias):  # one module at a time: plain steps, no comprehensions
+        if isinstance(tensor, Tensor):
+            key, info = known.info(tensor)
+            naive += ((key, info),)
+            count += info.numel
+            if key not in row_ids:
+                row_ids += (key,)
     trainable = naive[0][1].trainable if isinstance(weight, Tensor) else None
-    extra = [key for key, _ in naive if key not in own]  # `weight` or `bias` not its own
-    count = sum([info.numel for _, info in naive])
-    return ModuleFacts._make((class_name(type(module)), count, trainable, tuple(naive), own + tuple(extra)))
+    return ModuleFacts._make((class_name(type(module)), count, trainable, naive, row_ids))
 
 
 @functools.lru_cache(maxsize=None)
