@@ -8,9 +8,10 @@ and an always-called forward hook), with and without an empty TorchFunctionMode 
 then the whole summary. The hook cases are a reference: what PyTorch's hook path alone
 costs per call. torchsummary_plus itself observes modules by wrapping their ``forward`` for
 the pass where that sees the same output (hooks elsewhere), so its whole summary can cost
-less than the hooks alone. The last case runs the summary with Python's cyclic garbage
-collector disabled (the summary already pauses it during the pass; what remains is the
-figures and the text).
+less than the hooks alone (and on a model like this one, whose own code touches no
+parameter, it never switches its parameter watch on). The last case runs the summary with
+Python's cyclic garbage collector disabled (the summary pauses it itself; what remains is the
+collection that catches up afterwards).
 --cprofile adds the top functions.
 """
 from __future__ import annotations
