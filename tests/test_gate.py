@@ -77,30 +77,8 @@ def test_a_parameter_of_a_torch_nn_child_used_without_calling_it():
 
 
 def test_a_parameter_only_present_is_still_unused():
-    class Present(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.fc = nn.Linear(4, 4)
-            self.extra = nn.Parameter(torch.ones(6))
-
-        def forward(self, x):
-            return self.fc(x).view(-1, 4).transpose(0, 1).transpose(0, 1) * 2
-
-    result = summary_string(Present(), (4,), device="cpu")[1]
+    result = summary_string(Holder(lambda m: torch.zeros(1)), (4,), device="cpu")[1]
     assert (result.used_params, result.unused_params) == (LINEAR, 6)
-
-
-class Aliased(nn.Module):
-    """Uses its parameter through a reference held outside the registry."""
-
-    def __init__(self, hold) -> None:
-        super().__init__()
-        self.fc = nn.Linear(4, 4)
-        self.extra = nn.Parameter(torch.ones(6))
-        self.fetch = hold(self.extra)
-
-    def forward(self, x):
-        return self.fc(x) + self.fetch().sum()
 
 
 HOLDS = {
@@ -112,30 +90,31 @@ HOLDS = {
 
 @pytest.mark.parametrize("hold", list(HOLDS))
 def test_a_reference_outside_the_registries_is_watched_from_the_start(hold):
-    assert used(Aliased(HOLDS[hold])) == LINEAR + 6
+    model = Holder(lambda m: m.fetch())
+    model.fetch = HOLDS[hold](model.extra)
+    assert used(model) == LINEAR + 6
 
 
 def test_an_alias_of_a_registry_is_watched_from_the_start():
-    class RegistryAlias(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.fc = nn.Linear(4, 4)
-            self.extra = nn.Parameter(torch.ones(6))
-            self.__dict__["own"] = self._parameters  # the same dict under another name
-
-        def forward(self, x):
-            return self.fc(x) + dict.__getitem__(self.own, "extra").sum()
-
-    assert used(RegistryAlias()) == LINEAR + 6
+    model = Holder(lambda m: dict.__getitem__(m.own, "extra"))  # read past the guard
+    model.__dict__["own"] = model._parameters  # the same dict under another name
+    assert used(model) == LINEAR + 6
 
 
-class Probe(nn.Module):
-    """Notes the mode stack's length before and after touching a parameter of its own."""
+class LinearAndFour(nn.Module):
+    """A Linear(4, 4) and a parameter of 4 numbers, for the models below."""
 
     def __init__(self) -> None:
         super().__init__()
         self.fc = nn.Linear(4, 4)
         self.extra = nn.Parameter(torch.ones(4))
+
+
+class Probe(LinearAndFour):
+    """Notes the mode stack's length before and after touching a parameter of its own."""
+
+    def __init__(self) -> None:
+        super().__init__()
         self.stack: list[tuple[str, int]] = []
 
     def forward(self, x):
@@ -170,12 +149,7 @@ def test_a_read_inside_the_model_s_own_mode_puts_the_watch_below_it():
             seen.append(getattr(func, "__name__", "?"))
             return func(*args, **(kwargs or {}))
 
-    class OwnMode(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.fc = nn.Linear(4, 4)
-            self.extra = nn.Parameter(torch.ones(4))
-
+    class OwnMode(LinearAndFour):
         def forward(self, x):
             with Counting() as mode:
                 y = self.fc(x) * self.extra
@@ -202,12 +176,7 @@ def test_a_read_from_another_thread_leaves_that_thread_s_modes_alone():
 
     stacks: list[int] = []
 
-    class Threaded(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.fc = nn.Linear(4, 4)
-            self.extra = nn.Parameter(torch.ones(4))
-
+    class Threaded(LinearAndFour):
         def forward(self, x):
             def read() -> None:
                 self.extra.shape  # a registry read in a thread of its own

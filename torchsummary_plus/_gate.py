@@ -17,13 +17,25 @@ from __future__ import annotations
 import functools
 import sys
 import weakref
-from typing import Any, Iterator
+from typing import Any, Callable
 
 import torch
 import torch.nn as nn
 
 from ._index import ModelIndex, traits
 from ._watch import WatchSwitch
+
+
+def _reading(method: Callable[..., Any]) -> Callable[..., Any]:
+    """``method`` of dict, telling the switch first that a parameter may be read."""
+
+    def read(self: GuardedParameters, *args: Any) -> Any:
+        if not self.switch.depth:  # inside a trusted module the read changes nothing
+            self.switch.parameter_read()
+        return method(self, *args)
+
+    read.__name__ = method.__name__
+    return read
 
 
 class GuardedParameters(dict):
@@ -37,58 +49,22 @@ class GuardedParameters(dict):
         super().__init__(registry)
         self.switch = switch
 
-    def __getitem__(self, key: str) -> Any:
-        if not self.switch.depth:
-            self.switch.parameter_read()
-        return dict.__getitem__(self, key)
-
-    def _read(self) -> None:
-        if not self.switch.depth:
-            self.switch.parameter_read()
-
-    def get(self, *args: Any) -> Any:
-        self._read()
-        return dict.get(self, *args)
-
-    def values(self) -> Any:
-        self._read()
-        return dict.values(self)
-
-    def items(self) -> Any:
-        self._read()
-        return dict.items(self)
-
-    def __iter__(self) -> Iterator[str]:
-        self._read()
-        return dict.__iter__(self)
+    __getitem__ = _reading(dict.__getitem__)
+    get = _reading(dict.get)
+    values = _reading(dict.values)
+    items = _reading(dict.items)
+    __iter__ = _reading(dict.__iter__)
+    pop = _reading(dict.pop)
+    popitem = _reading(dict.popitem)
+    setdefault = _reading(dict.setdefault)
+    __or__ = _reading(dict.__or__)
+    __ror__ = _reading(dict.__ror__)
 
     def copy(self) -> dict[str, Any]:
-        self._read()
-        return dict(dict.items(self))
-
-    def pop(self, *args: Any) -> Any:
-        self._read()
-        return dict.pop(self, *args)
-
-    def popitem(self) -> Any:
-        self._read()
-        return dict.popitem(self)
-
-    def setdefault(self, *args: Any) -> Any:
-        self._read()
-        return dict.setdefault(self, *args)
-
-    def __or__(self, other: Any) -> Any:
-        self._read()
-        return dict.__or__(self, other)
-
-    def __ror__(self, other: Any) -> Any:
-        self._read()
-        return dict.__ror__(self, other)
+        return dict(self.items())
 
     def __reduce_ex__(self, protocol: Any) -> Any:
-        self._read()
-        return (dict, (dict(dict.items(self)),))
+        return (dict, (self.copy(),))
 
 
 @functools.lru_cache(maxsize=None)

@@ -234,9 +234,11 @@ def can_wrap(module: nn.Module) -> bool:
 
 
 class Observation:
-    """The wrapped forwards and registered hooks of one pass, to be undone afterwards."""
+    """How the modules are observed during one pass (wrapped forwards, or hooks where a
+    wrapper could see something else), and how that is undone afterwards."""
 
-    def __init__(self) -> None:
+    def __init__(self, switch: WatchSwitch) -> None:
+        self.switch = switch
         self.wrapped: list[tuple[nn.Module, Any]] = []  # (module, its own `forward` attribute)
         self.handles: list[Any] = []
 
@@ -249,43 +251,61 @@ class Observation:
         for handle in self.handles:
             handle.remove()
 
+    def wrap(self, module: nn.Module, note: Callable[[Any], None], pauses: bool) -> None:
+        """Observe ``module`` through its ``forward``.
 
-def wrap_forward(
-    module: nn.Module,
-    note: Callable[[Any], None],
-    switch: WatchSwitch,
-    pauses: bool,
-    observation: Observation,
-) -> None:
-    """Observe ``module`` through its ``forward``.
+        Only calls made through ``module(...)`` are observed, as hooks would: a direct
+        ``module.forward(...)`` from the model's code runs unobserved. This is the hot path
+        of the pass (every call of every observed module), hence one body per case.
+        """
+        self.wrapped.append((module, module.__dict__.get("forward", _NO_ATTRIBUTE)))
+        original = module.forward
+        getframe = sys._getframe
+        if pauses:
+            paused_call = self.switch.paused_call
 
-    Only calls made through ``module(...)`` are observed, as hooks would: a direct
-    ``module.forward(...)`` from the model's code runs unobserved. This is the hot path of
-    the pass (every call of every observed module), hence one body per case.
-    """
-    observation.wrapped.append((module, module.__dict__.get("forward", _NO_ATTRIBUTE)))
-    original = module.forward
-    getframe = sys._getframe
-    if pauses:
-        paused_call = switch.paused_call
+            def wrapper(*args: Any, **kwargs: Any) -> Any:
+                if getframe(1).f_code.co_filename != _MODULE_FILE:
+                    return original(*args, **kwargs)
+                return paused_call(module, original, note, args, kwargs)
 
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            if getframe(1).f_code.co_filename != _MODULE_FILE:
-                return original(*args, **kwargs)
-            return paused_call(module, original, note, args, kwargs)
+        else:
+            unwatched = self.switch.unwatched
 
-    else:
-        unwatched = switch.unwatched
+            def wrapper(*args: Any, **kwargs: Any) -> Any:
+                if getframe(1).f_code.co_filename != _MODULE_FILE:
+                    return original(*args, **kwargs)
+                output = original(*args, **kwargs)
+                unwatched(note, output)
+                return output
 
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            if getframe(1).f_code.co_filename != _MODULE_FILE:
-                return original(*args, **kwargs)
-            output = original(*args, **kwargs)
-            unwatched(note, output)
-            return output
+        wrapper.__wrapped__ = original  # type: ignore[attr-defined]  # inspect.signature follows it
+        module.__dict__["forward"] = wrapper
 
-    wrapper.__wrapped__ = original  # type: ignore[attr-defined]  # inspect.signature follows it
-    module.__dict__["forward"] = wrapper
+    def hook(self, module: nn.Module, note: Callable[[Any], None], pauses: bool) -> None:
+        """Observe ``module`` with hooks registered after the user's.
+
+        The same steps as ``wrap``'s. Where the module pauses the watch, its forward hook is
+        called even when the module raises (to resume the watch), and then adds no row, as
+        torchsummary's hook would not run.
+        """
+        switch = self.switch
+
+        def hook(module: nn.Module, args: Any, output: Any) -> None:
+            switch.unwatched(note, output)
+
+        def hook_pausing(module: nn.Module, args: Any, output: Any) -> None:
+            if sys.exc_info()[1] is None or not _raised_in(module):
+                note(output)  # before the watch resumes
+            switch.leave(module)
+
+        if not pauses:
+            self.handles.append(module.register_forward_hook(hook))
+            return
+        self.handles += [
+            module.register_forward_pre_hook(switch.enter, with_kwargs=True),
+            module.register_forward_hook(hook_pausing, always_call=True),
+        ]
 
 
 def _ignore(output: Any) -> None:
@@ -303,34 +323,3 @@ def _raised_in(module: nn.Module) -> bool:
         return False
     frame = error.__traceback__.tb_frame
     return frame.f_code is CALL_IMPL and frame.f_locals.get("self") is module
-
-
-def hook_module(
-    module: nn.Module,
-    note: Callable[[Any], None],
-    switch: WatchSwitch,
-    pauses: bool,
-    observation: Observation,
-) -> None:
-    """Observe ``module`` with hooks registered after the user's.
-
-    The same steps as ``wrap_forward``'s. Where the module pauses the watch, its forward hook
-    is called even when the module raises (to resume the watch), and then adds no row, as
-    torchsummary's hook would not run.
-    """
-
-    def hook(module: nn.Module, args: Any, output: Any) -> None:
-        switch.unwatched(note, output)
-
-    def hook_pausing(module: nn.Module, args: Any, output: Any) -> None:
-        if sys.exc_info()[1] is None or not _raised_in(module):
-            note(output)  # before the watch resumes
-        switch.leave(module)
-
-    if not pauses:
-        observation.handles.append(module.register_forward_hook(hook))
-        return
-    observation.handles += [
-        module.register_forward_pre_hook(switch.enter, with_kwargs=True),
-        module.register_forward_hook(hook_pausing, always_call=True),
-    ]

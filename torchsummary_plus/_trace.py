@@ -24,10 +24,8 @@ from ._observe import (
     PassRow,
     can_wrap,
     class_name,
-    hook_module,
     resolve_rows,
     row_writer,
-    wrap_forward,
 )
 from ._restore import ModelSnapshot
 from ._watch import ParameterWatch, WatchSwitch
@@ -129,7 +127,7 @@ def _observe(
     """
     table_rows, own_row = rows
     wrapping = not index.has_data_parallel and not _global_forward_hooks()
-    observation = Observation()
+    observation = Observation(switch)
     for module in index.names:
         copies, target = index.visits[module], table_rows
         if traits(type(module)).not_hooked or module in index.scripted:
@@ -141,9 +139,9 @@ def _observe(
             continue
         note = row_writer(target, module, copies, known)
         if wrapping and can_wrap(module):
-            wrap_forward(module, note, switch, pauses, observation)
+            observation.wrap(module, note, pauses)
         else:
-            hook_module(module, note, switch, pauses, observation)
+            observation.hook(module, note, pauses)
     return observation
 
 
@@ -167,7 +165,7 @@ def run_trace(model: nn.Module, spec: CallSpec) -> Trace:
     switch = WatchSwitch(watch)
     wait = not spec.meta_run and can_wait(index)  # before the snapshot holds parameters
     snapshot = ModelSnapshot(list(index.names))
-    observation = Observation()
+    observation = Observation(switch)
     guarded: list[tuple[nn.Module, dict]] = []
     try:
         call, canonical = _forward_call(model, spec, watch)
