@@ -5,9 +5,11 @@
 
 Everything runs in this one process except the meta runs (benchmarks/meta_llama.py, in
 subprocesses so that each reports its own peak resident memory). In each round every tool
-is timed once on the model, the tools interleaved and their order rotated from round to
-round; the tables give the median over rounds (and the minimum), after one untimed warm-up
-call of each tool. Each summary's printing goes to an io.StringIO.
+is called `--repeat` times in a row on the model and keeps its best time (a call that a
+busy machine slowed down is not the tool's cost), the tools interleaved and their order
+rotated from round to round; the tables give the median over rounds of those bests (and the
+minimum), after one untimed warm-up call of each tool. The table of costs per module call
+takes one call a round. Each summary's printing goes to an io.StringIO.
 
 Tools:
   forward         model(x) on a pre-made batch of 2, autograd on (what the summaries run)
@@ -125,9 +127,9 @@ def _short(error: BaseException) -> str:
 
 
 def time_model(
-    model: nn.Module, size: tuple[int, ...], rounds: int, gc_variant: bool = False
+    model: nn.Module, size: tuple[int, ...], rounds: int, repeat: int, gc_variant: bool = False
 ) -> tuple[dict[str, list[float]], dict[str, str]]:
-    """Per tool the list of timings (seconds), and the tools that raised (tool -> error).
+    """Per tool its best time of each round (seconds), and the tools that raised.
 
     With ``gc_variant``, also "plus, GC off": the same call with Python's cyclic garbage
     collector disabled for its duration (to see what the collector's passes cost).
@@ -158,11 +160,10 @@ def time_model(
     for r in range(rounds):
         shift = r % len(names)
         for name in names[shift:] + names[:shift]:
-            if name in failed:
-                continue
-            took = attempt(name)
-            if took is not None:
-                times[name].append(took)
+            tries = [attempt(name) for _ in range(repeat) if name not in failed]
+            took = [t for t in tries if t is not None]
+            if took:
+                times[name].append(min(took))
     return times, failed
 
 
@@ -209,7 +210,7 @@ def _med(values: list[float]) -> float | None:
     return statistics.median(values) if values else None
 
 
-def main_table(rounds: int) -> tuple[list[list[Any]], list[str]]:
+def main_table(rounds: int, repeat: int) -> tuple[list[list[Any]], list[str]]:
     cases = [
         ("encoder 48L (64,256)", models.encoder, (64, 256)),
         ("encoder 48L (4,256)", models.encoder, (4, 256)),
@@ -226,7 +227,7 @@ def main_table(rounds: int) -> tuple[list[list[Any]], list[str]]:
         n_modules = len(list(model.modules()))
         calls = count_module_calls(model, size)
         table = same_table(model, size)
-        times, failed = time_model(model, size, rounds)
+        times, failed = time_model(model, size, rounds, repeat)
         base = _med(times["forward"])
         base_ng = _med(times["forward no_grad"])
         for tool in TOOL_ORDER:
@@ -267,7 +268,7 @@ def _gc_off(call: Callable[[], Any]) -> Callable[[], Any]:
     return run
 
 
-def scaling_table(rounds: int) -> tuple[list[list[Any]], list[str]]:
+def scaling_table(rounds: int, repeat: int) -> tuple[list[list[Any]], list[str]]:
     rows: list[list[Any]] = []
     notes: list[str] = []
     previous: dict[str, tuple[float, float]] = {}  # tool -> (overhead s, per call us)
@@ -275,7 +276,7 @@ def scaling_table(rounds: int) -> tuple[list[list[Any]], list[str]]:
     for n in (500, 1000, 2000, 4000):
         model = models.tiny_stack(n)
         calls = count_module_calls(model, (8,))
-        times, failed = time_model(model, (8,), rounds, gc_variant=True)
+        times, failed = time_model(model, (8,), rounds, repeat, gc_variant=True)
         for tool in ("torchsummary", "plus", "plus, GC off", "torchinfo"):
             # torchinfo runs its pass under torch.no_grad(): compare it with that forward
             base = _med(times["forward no_grad" if tool == "torchinfo" else "forward"])
@@ -355,8 +356,12 @@ def meta_runs(quick: bool) -> list[list[Any]]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="3 rounds, no 13B meta run")
-    parser.add_argument("--rounds", type=int, default=None, help="rounds per model")
+    parser.add_argument("--quick", action="store_true", help="3 rounds of 1 call, no 13B meta run")
+    parser.add_argument("--rounds", type=int, default=None, help="rounds per model (default 5)")
+    parser.add_argument(
+        "--repeat", type=int, default=None,
+        help="calls of each tool per round, the best kept (default 2)",
+    )
     parser.add_argument("--no-meta", action="store_true", help="skip the meta decoder runs")
     parser.add_argument(
         "--threads", type=int, default=1,
@@ -364,7 +369,8 @@ def main(argv: list[str] | None = None) -> int:
              "torch's own default)",
     )
     args = parser.parse_args(argv)
-    rounds = args.rounds or (3 if args.quick else 7)
+    rounds = args.rounds or (3 if args.quick else 5)
+    repeat = args.repeat or (1 if args.quick else 2)
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     started = time.perf_counter()
@@ -378,8 +384,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(
         f"torchsummary {_version(torchsummary)}, torchinfo {_version(torchinfo)}, "
-        f"torchsummary_plus {torchsummary_plus.__version__}; {rounds} rounds per model, "
-        "tools interleaved, order rotated each round; batch 2, models in eval mode"
+        f"torchsummary_plus {torchsummary_plus.__version__}; {rounds} rounds per model, the "
+        f"best of {repeat} calls of each tool per round, tools interleaved, order rotated "
+        "each round; batch 2, models in eval mode"
     )
     for missing in (TORCHSUMMARY_MISSING, TORCHINFO_MISSING):
         if missing:
@@ -404,8 +411,9 @@ def main(argv: list[str] | None = None) -> int:
               "ru_maxrss (getrusage) also carries the spawning process's size, VmHWM is "
               "the child's own. torchinfo runs after plus in the same process.")
         print()
-    rows, notes = main_table(rounds)
-    print("## Seconds per call (median of rounds), ratio to the autograd-on forward")
+    rows, notes = main_table(rounds, repeat)
+    print("## Seconds per call (median over rounds of each round's best), ratio to the "
+          "autograd-on forward")
     print()
     print(tabulate(rows, headers=["model", "tool", "median s", "min s", "x forward", "x no_grad fwd", "n"],
                    tablefmt="github"))
@@ -414,7 +422,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"- {note}")
     print()
 
-    rows, notes = scaling_table(rounds)
+    rows, notes = scaling_table(rounds, 1)  # one call a round: its medians are cost enough
     print("## Cost per module call: (summary median - forward median) / module calls")
     print()
     print(tabulate(
