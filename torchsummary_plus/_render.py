@@ -23,8 +23,10 @@ def legacy_table(rows: list[Row], legacy: LegacyFigures) -> Iterator[str]:
     yield RULE
     yield _row_line("Layer (type)", "Output Shape", "Param #")
     yield DOUBLE_RULE
+    no_params = f"{0:>15,}"  # most rows: activations, pooling, dropout
     for row in rows:  # _row_line's layout, in one format call per row
-        yield f"{row.name:>20}  {str(row.output_shape):>25} {row.params:>15,}"
+        count = f"{row.params:>15,}" if row.params else no_params
+        yield f"{row.name:>20}  {str(row.output_shape):>25} {count}"
     yield DOUBLE_RULE
     yield "Total params: {0:,}".format(legacy.total_params)
     yield "Trainable params: {0:,}".format(legacy.trainable_params)

@@ -61,11 +61,14 @@ class ModelSnapshot:
                         params[id(p)] = p
                 if _writes_own_parameters(m):
                     self.written += [(p, p.detach().clone()) for p in m.parameters(recurse=False)]
-        self.flags = [(p, p.requires_grad, p.grad, p._version) for p in params.values()]
+        self.flags = []
+        for param in params.values():
+            grad = param.grad
+            self.flags.append((param, param.requires_grad, grad, param._version))
+            if grad is not None:
+                param.grad = None
         self.cpu_rng = torch.get_rng_state()
         self.cuda_rng = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None
-        for param in params.values():
-            param.grad = None
 
     def restore(self, originals: dict[int, tuple[torch.Tensor, torch.Tensor]]) -> None:
         """Put everything back; ``originals`` holds copies of parameters the pass wrote to."""

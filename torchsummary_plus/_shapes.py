@@ -66,25 +66,18 @@ def _nested(description: Any) -> Any:
     return description
 
 
-def _batched(size: torch.Size, batch_size: int) -> list[int]:
-    shape = list(size)
-    if shape:
-        shape[0] = batch_size
-    return shape
-
-
 def shown_shape(description: Any, batch_size: int) -> Any:
     """The object whose ``str`` is the row's Output Shape cell."""
-    if type(description) is torch.Size:
-        return _batched(description, batch_size)
-    return _nested(description)
+    return shown_and_counted(description, batch_size)[0]
 
 
 def shown_and_counted(description: Any, batch_size: int) -> tuple[Any, int]:
     """``shown_shape`` and its ``legacy_numel`` at once (a row of one tensor, the common
     case, takes the short way)."""
     if type(description) is torch.Size:
-        shape = _batched(description, batch_size)
+        shape = list(description)
+        if shape:
+            shape[0] = batch_size
         return shape, math.prod(shape)
     shown = _nested(description)
     return shown, legacy_numel(shown)
