@@ -108,11 +108,15 @@ def can_wait(index: ModelIndex) -> bool:
 
 def guard_registries(index: ModelIndex, switch: WatchSwitch) -> list[tuple[nn.Module, dict]]:
     """Replace the registries with guarded copies; returns the originals to put back."""
-    originals = []
-    for module in index.owners:
-        registry = module.__dict__["_parameters"]
-        module.__dict__["_parameters"] = GuardedParameters(switch, registry)
-        originals.append((module, registry))
+    originals: list[tuple[nn.Module, dict]] = []
+    try:
+        for module in index.owners:
+            registry = module.__dict__["_parameters"]
+            module.__dict__["_parameters"] = GuardedParameters(switch, registry)
+            originals.append((module, registry))
+    except BaseException:  # an interrupt half-way: leave no registry swapped
+        put_back(originals)
+        raise
     return originals
 
 
