@@ -191,3 +191,85 @@ def test_a_read_from_another_thread_leaves_that_thread_s_modes_alone():
     result = summary_string(Threaded(), (4,), device="cpu")[1]
     assert stacks == [0, 0]  # the other thread's stack untouched; the pass's not switched on
     assert (result.used_params, result.unused_params) == (LINEAR, 4)
+
+
+class PatchEncoder(nn.Module):
+    """ViT-like: custom code reads a class token and position embeddings, and leaves one
+    parameter unused."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.patch = nn.Conv2d(3, 8, 4, 4)
+        self.cls = nn.Parameter(torch.zeros(1, 1, 8))
+        self.pos = nn.Parameter(torch.zeros(1, 5, 8))
+        self.encoder = nn.TransformerEncoder(nn.TransformerEncoderLayer(8, 2, 16, batch_first=True), 2)
+        self.head = nn.Linear(8, 3)
+        self.spare = nn.Parameter(torch.zeros(3))
+
+    def forward(self, x):
+        x = self.patch(x).flatten(2).transpose(1, 2)
+        x = torch.cat([self.cls.expand(x.shape[0], -1, -1), x], 1) + self.pos
+        return self.head(self.encoder(x)[:, 0])
+
+
+class TiedRecurrent(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(20, 6)
+        self.rnn = nn.LSTM(6, 6, batch_first=True)
+        self.out = nn.Linear(6, 20, bias=False)
+        self.out.weight = self.embed.weight
+
+    def forward(self, x):
+        return self.out(self.rnn(self.embed(x))[0])
+
+
+class Reshaping(nn.Module):
+    """Custom blocks that only reshape activations between torch.nn layers."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.blocks = nn.ModuleList(nn.Sequential(nn.LayerNorm(8), nn.Linear(8, 8)) for _ in range(3))
+        self.stack: list[int] = []
+
+    def forward(self, x):
+        self.stack.append(torch._C._len_torch_function_stack())
+        for block in self.blocks:
+            x = x + block(x).view(x.shape).transpose(0, 0)
+        return x
+
+
+# (make, input size, dtypes, used parameters worked out by hand)
+DIFFERENTIAL = {
+    # conv 3*8*16+8 = 392, cls 8, pos 40, two encoder layers of 600 (attention 288, linear1
+    # 144, linear2 136, two norms 32), head 27; the spare 3 never used
+    "patch encoder": (lambda: PatchEncoder().eval(), (3, 8, 8), None, 392 + 8 + 40 + 1200 + 27),
+    # embedding 20*6 = 120 (also the head's weight), LSTM 4*6*6*2 + 4*6*2 = 336
+    "tied, recurrent": (TiedRecurrent, (5,), [torch.LongTensor], 120 + 336),
+    # three blocks of LayerNorm(8) 16 and Linear(8, 8) 72
+    "reshaping blocks": (Reshaping, (4, 8), None, 3 * 88),
+}
+
+
+@pytest.mark.parametrize("name", list(DIFFERENTIAL))
+def test_waiting_prints_what_watching_from_the_start_prints(name):
+    """Holding a reference to every parameter makes the watch start at once: the same model
+    must give the same table, block and footnotes either way, and the used total worked out
+    by hand."""
+    make, size, dtypes, used_by_hand = DIFFERENTIAL[name]
+    torch.manual_seed(0)
+    model = make()
+    waiting = summary_string(model, size, device="cpu", dtypes=dtypes)
+    held = list(model.parameters())
+    watching = summary_string(model, size, device="cpu", dtypes=dtypes)
+    assert waiting[0] == watching[0]
+    assert waiting[1].used_params == watching[1].used_params == used_by_hand
+    assert len(held) > 0
+
+
+def test_custom_code_that_only_reshapes_never_switches_the_watch_on():
+    model = Reshaping()
+    summary_string(model, (4, 8), device="cpu")
+    held = list(model.parameters())
+    summary_string(model, (4, 8), device="cpu")
+    assert model.stack == [0, 1] and held
