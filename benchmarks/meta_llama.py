@@ -22,6 +22,7 @@ import os
 import resource
 import sys
 import time
+from typing import Any, Callable
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -56,6 +57,17 @@ def vm_hwm_mib() -> float | None:
     return None
 
 
+def _timed(call: Callable[[], Any]) -> tuple[float | None, Any]:
+    """(seconds, result) of one call, or (None, the error's text) if it raised: the run
+    reports a failing tool instead of hiding it."""
+    start = time.perf_counter()
+    try:
+        result = call()
+    except Exception as error:
+        return None, f"{type(error).__name__}: {str(error)[:300]}"
+    return time.perf_counter() - start, result
+
+
 def run(config: DecoderConfig, with_torchinfo: bool) -> dict:
     out: dict = {
         "config": {k: getattr(config, k) for k in ("layers", "hidden", "mlp", "heads", "vocab",
@@ -72,17 +84,14 @@ def run(config: DecoderConfig, with_torchinfo: bool) -> dict:
     out["rss_after_build_mib"] = peak_rss_mib()
     out["hwm_after_build_mib"] = vm_hwm_mib()
 
-    buffer = io.StringIO()
-    start = time.perf_counter()
-    try:
-        with contextlib.redirect_stdout(buffer):
-            result = torchsummary_plus.summary(
-                model, (SEQ,), device="meta", dtypes=[torch.LongTensor]
-            )
-    except Exception as error:  # report, do not hide
-        out["plus_error"] = f"{type(error).__name__}: {error}"
+    with contextlib.redirect_stdout(io.StringIO()):
+        seconds, result = _timed(
+            lambda: torchsummary_plus.summary(model, (SEQ,), device="meta", dtypes=[torch.LongTensor])
+        )
+    if seconds is None:
+        out["plus_error"] = result
     else:
-        out["plus_s"] = time.perf_counter() - start
+        out["plus_s"] = seconds
         out["plus"] = {
             "total_params": result.total_params,
             "trainable_params": result.trainable_params,
@@ -102,19 +111,15 @@ def run(config: DecoderConfig, with_torchinfo: bool) -> dict:
         except ImportError:
             out["torchinfo_error"] = "not installed"
         else:
-            start = time.perf_counter()
-            try:
-                stats = torchinfo.summary(
-                    model,
-                    input_size=(2, SEQ),
-                    dtypes=[torch.long],
-                    device="meta",
-                    verbose=0,
+            seconds, stats = _timed(
+                lambda: torchinfo.summary(
+                    model, input_size=(2, SEQ), dtypes=[torch.long], device="meta", verbose=0
                 )
-            except Exception as error:
-                out["torchinfo_error"] = f"{type(error).__name__}: {str(error)[:300]}"
+            )
+            if seconds is None:
+                out["torchinfo_error"] = stats
             else:
-                out["torchinfo_s"] = time.perf_counter() - start
+                out["torchinfo_s"] = seconds
                 out["torchinfo"] = {
                     "total_params": stats.total_params,
                     "trainable_params": stats.trainable_params,

@@ -35,6 +35,7 @@ import torch.nn as nn  # noqa: E402
 from torch.overrides import TorchFunctionMode  # noqa: E402
 
 import torchsummary_plus  # noqa: E402
+from benchmarks.bench import gc_off  # noqa: E402
 from benchmarks.models import tiny_stack  # noqa: E402
 
 
@@ -88,22 +89,13 @@ def main(argv: list[str] | None = None) -> int:
         with contextlib.redirect_stdout(io.StringIO()):
             return torchsummary_plus.summary(model, (8,), device="cpu")
 
-    def plus_gc_off() -> Any:
-        enabled = gc.isenabled()
-        gc.disable()
-        try:
-            return plus()
-        finally:
-            if enabled:
-                gc.enable()
-
     cases: dict[str, Callable[[], Any]] = {
         "forward": lambda: model(x),
         "forward + row hook": forward_with("row", False),
         "forward + row + switch hooks": forward_with("row switch", False),
         "same + empty TorchFunctionMode": forward_with("row switch", True),
         "torchsummary_plus.summary": plus,
-        "same, cyclic GC disabled": plus_gc_off,
+        "same, cyclic GC disabled": gc_off(plus),
     }
     times: dict[str, list[float]] = {name: [] for name in cases}
     for call in cases.values():
