@@ -57,15 +57,21 @@ def vm_hwm_mib() -> float | None:
     return None
 
 
-def _timed(call: Callable[[], Any]) -> tuple[float | None, Any]:
-    """(seconds, result) of one call, or (None, the error's text) if it raised: the run
-    reports a failing tool instead of hiding it."""
+def _measure(
+    out: dict, tool: str, call: Callable[[], Any], figures: Callable[[Any], dict]
+) -> None:
+    """Time one call of ``tool`` into ``out``: its seconds and figures, or its error's text
+    (the run reports a failing tool instead of hiding it), then the peak memory so far."""
     start = time.perf_counter()
     try:
         result = call()
     except Exception as error:
-        return None, f"{type(error).__name__}: {str(error)[:300]}"
-    return time.perf_counter() - start, result
+        out[f"{tool}_error"] = f"{type(error).__name__}: {str(error)[:300]}"
+    else:
+        out[f"{tool}_s"] = time.perf_counter() - start
+        out[tool] = figures(result)
+    out[f"rss_after_{tool}_mib"] = peak_rss_mib()
+    out[f"hwm_after_{tool}_mib"] = vm_hwm_mib()
 
 
 def run(config: DecoderConfig, with_torchinfo: bool) -> dict:
@@ -85,24 +91,19 @@ def run(config: DecoderConfig, with_torchinfo: bool) -> dict:
     out["hwm_after_build_mib"] = vm_hwm_mib()
 
     with contextlib.redirect_stdout(io.StringIO()):
-        seconds, result = _timed(
-            lambda: torchsummary_plus.summary(model, (SEQ,), device="meta", dtypes=[torch.LongTensor])
+        _measure(
+            out, "plus",
+            lambda: torchsummary_plus.summary(model, (SEQ,), device="meta", dtypes=[torch.LongTensor]),
+            lambda result: {
+                "total_params": result.total_params,
+                "trainable_params": result.trainable_params,
+                "unique_params": result.unique_params,
+                "used_params": result.used_params,
+                "unique_params_bytes": result.unique_params_bytes,
+                "rows": len(result.rows),
+                "last_row_shape": str(result.rows[-1].output_shape),
+            },
         )
-    if seconds is None:
-        out["plus_error"] = result
-    else:
-        out["plus_s"] = seconds
-        out["plus"] = {
-            "total_params": result.total_params,
-            "trainable_params": result.trainable_params,
-            "unique_params": result.unique_params,
-            "used_params": result.used_params,
-            "unique_params_bytes": result.unique_params_bytes,
-            "rows": len(result.rows),
-            "last_row_shape": str(result.rows[-1].output_shape),
-        }
-    out["rss_after_plus_mib"] = peak_rss_mib()
-    out["hwm_after_plus_mib"] = vm_hwm_mib()
     out["still_on_meta"] = all(p.is_meta for p in model.parameters())
 
     if with_torchinfo:
@@ -111,21 +112,16 @@ def run(config: DecoderConfig, with_torchinfo: bool) -> dict:
         except ImportError:
             out["torchinfo_error"] = "not installed"
         else:
-            seconds, stats = _timed(
+            _measure(
+                out, "torchinfo",
                 lambda: torchinfo.summary(
                     model, input_size=(2, SEQ), dtypes=[torch.long], device="meta", verbose=0
-                )
-            )
-            if seconds is None:
-                out["torchinfo_error"] = stats
-            else:
-                out["torchinfo_s"] = seconds
-                out["torchinfo"] = {
+                ),
+                lambda stats: {
                     "total_params": stats.total_params,
                     "trainable_params": stats.trainable_params,
-                }
-            out["rss_after_torchinfo_mib"] = peak_rss_mib()
-            out["hwm_after_torchinfo_mib"] = vm_hwm_mib()
+                },
+            )
     return out
 
 
