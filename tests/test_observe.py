@@ -1,9 +1,10 @@
-"""The two ways a module is observed (a wrapped forward, or hooks) see the same things.
+"""The two ways a module is observed (an instance ``_call_impl``, or hooks) see the same things.
 
-A module is observed by wrapping its ``forward`` for the pass unless that could differ from
-torchsummary's hook (the module has forward hooks of its own, is TorchScript, the model holds
-a DataParallel, or global forward hooks exist): then by hooks. These tests force the hook
-path with a no-op global forward hook and compare.
+A module is observed through an instance ``_call_impl`` for the pass unless that could
+differ from torchsummary's hook or pause the watch around custom code (the module has hooks
+of its own, is TorchScript, the model holds a DataParallel, or global hooks exist): then by
+hooks. These tests force the hook path with a no-op global forward pre-hook and compare;
+with a global forward hook no module pauses the watch at all.
 """
 from __future__ import annotations
 
@@ -47,20 +48,28 @@ class Mixed(nn.Module):
 
 
 @contextlib.contextmanager
-def hooks_forced():
-    """A global forward hook makes every module be observed through hooks."""
-    handle = torch.nn.modules.module.register_module_forward_hook(lambda m, a, o: None)
+def global_hook(kind: str):
+    """A no-op global hook: "pre" makes every module be observed through hooks; "forward"
+    also keeps every module from pausing the watch (the hook runs inside the pause)."""
+    module = torch.nn.modules.module
+    register = module.register_module_forward_pre_hook if kind == "pre" else module.register_module_forward_hook
+    handle = register(lambda *args: None)
     try:
         yield
     finally:
         handle.remove()
 
 
-def test_hook_path_prints_and_counts_what_the_wrapper_path_does():
+def hooks_forced():
+    return global_hook("pre")
+
+
+@pytest.mark.parametrize("kind", ["pre", "forward"])
+def test_hook_path_prints_and_counts_what_the_wrapper_path_does(kind):
     torch.manual_seed(0)
     model = Mixed()
     wrapped_text, wrapped = summary_string(model, (3, 4), device="cpu", layout="pypi")
-    with hooks_forced():
+    with global_hook(kind):
         hooked_text, hooked = summary_string(model, (3, 4), device="cpu", layout="pypi")
     assert hooked_text == wrapped_text
     # gate.fc 4*4+4 = 20, gate.scale 4, attn in_proj 3*4*4+12 = 60, out_proj 16+4 = 20,
@@ -69,6 +78,59 @@ def test_hook_path_prints_and_counts_what_the_wrapper_path_does():
     assert (hooked.used_params, hooked.unique_params) == (116, 136)
     assert wrapped.unused_modules == hooked.unused_modules == ["extra"]
     assert wrapped.shared_rows == hooked.shared_rows == {"Linear-3": "Linear-1", "Gate-4": "Gate-2"}
+
+
+class HookedLayers(nn.Module):
+    """torch.nn layers whose hooks (custom code) use parameters no module call uses."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(3, 3)
+        self.shift = nn.Parameter(torch.zeros(3))  # used only by fc's forward hook
+        self.scale = nn.Parameter(torch.ones(3))  # used only by fc's forward pre-hook
+        self.spare = nn.Parameter(torch.ones(7))  # never used
+        self.fc.register_forward_pre_hook(lambda module, args: (args[0] * self.scale,))
+        self.fc.register_forward_hook(lambda module, args, output: output + self.shift)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(x)
+
+
+def test_parameters_used_by_a_torch_nn_layers_own_hooks_count_as_used():
+    # fc 3*3+3 = 12, shift 3, scale 3: used 18; spare 7 unused. fc pauses the watch only
+    # between its hooks: both hooks run watched.
+    model = HookedLayers()
+    text, result = summary_string(model, (3,), device="cpu", layout="pypi")
+    assert result.used_params == 18
+    assert result.unique_params == 25
+    # the row shows what fc's hook returned, as torchsummary's hook (registered last) sees it
+    assert text.startswith(_torchsummary_text(model, (3,)))
+
+
+class CallsOnlyFc(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(2, 5)
+        self.bias = nn.Parameter(torch.zeros(5))  # used only by the global hook below
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(x)
+
+
+def test_parameters_used_by_a_global_forward_hook_count_as_used():
+    # The global hook runs inside every module's call, before the module's own hooks: the
+    # watch must see it. bias 5 is used that way; fc 2*5+5 = 15 is used too.
+    model = CallsOnlyFc()
+
+    def shift(module: nn.Module, args: tuple, output: torch.Tensor) -> torch.Tensor:
+        return output + model.bias if isinstance(module, nn.Linear) else output
+
+    handle = torch.nn.modules.module.register_module_forward_hook(shift)
+    try:
+        _, result = summary_string(model, (2,), device="cpu")
+    finally:
+        handle.remove()
+    assert (result.used_params, result.unique_params) == (20, 20)
 
 
 class CallsForwardDirectly(nn.Module):
@@ -111,19 +173,31 @@ class InspectsChild(nn.Module):
         return self.fc(x)
 
 
-def test_wrapped_forward_keeps_its_signature_and_is_removed_afterwards():
+def test_forward_keeps_its_signature_and_nothing_is_left_on_the_instances():
     model = InspectsChild()
     summary_string(model, (2,), device="cpu")
     assert model.seen == ["(input: torch.Tensor) -> torch.Tensor"]
-    assert "forward" not in model.fc.__dict__ and "forward" not in model.__dict__
+    for module in (model, model.fc):
+        assert "forward" not in module.__dict__ and "_call_impl" not in module.__dict__
 
 
-def test_a_forward_the_user_set_on_the_instance_is_put_back():
+def test_a_forward_or_call_the_user_set_on_the_instance_is_kept_and_put_back():
     model = nn.Sequential(nn.Linear(2, 2))
-    own = model[0].forward  # a bound method stored on the instance, as some patches do
-    model[0].forward = own
-    summary_string(model, (2,), device="cpu")
-    assert model[0].__dict__["forward"] is own
+    calls = []
+    own_forward = model[0].forward  # a bound method stored on the instance, as some patches do
+    class_call = model[0]._call_impl
+
+    def own_call(*args, **kwargs):
+        calls.append(len(args))
+        return class_call(*args, **kwargs)
+
+    model[0].forward = own_forward
+    model[0].__dict__["_call_impl"] = own_call
+    text, _ = summary_string(model, (2,), device="cpu", plus=False)
+    assert calls == [1]  # the pass went through the user's own call
+    assert "Linear-1" in text
+    assert model[0].__dict__["forward"] is own_forward
+    assert model[0].__dict__["_call_impl"] is own_call
 
 
 class CatchesFailure(nn.Module):

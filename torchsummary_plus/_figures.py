@@ -117,8 +117,15 @@ def table_rows(trace: Trace, batch_size: int) -> tuple[list[Row], RowSums]:
     append, make_row = rows.append, Row._make
     holding: list[tuple[int, ModuleFacts]] = []  # (position, facts) of rows with parameters
     output_numel = 0
+    seen_shapes: dict[Any, tuple[Any, int]] = {}  # most rows repeat an earlier row's shape
     for number, (qualname, facts, description) in enumerate(trace.rows, start=1):
-        shown, numel = shown_and_counted(description, batch_size)
+        if type(description) is torch.Size:
+            known = seen_shapes.get(description)
+            if known is None:
+                known = seen_shapes[description] = shown_and_counted(description, batch_size)
+            shown, numel = known[0].copy(), known[1]  # each row its own list
+        else:
+            shown, numel = shown_and_counted(description, batch_size)
         output_numel += numel
         if facts.row_ids or facts.naive:
             holding.append((number - 1, facts))
@@ -180,7 +187,9 @@ def corrected_figures(trace: Trace, spec: CallSpec, sums: RowSums) -> CorrectedF
     used = [info for i, info in params.items() if i in used_ids]
     unused = []
     for module, ids in trace.owners:
-        count = sum([params[i].numel for i in ids if i in params and i not in used_ids])
+        if used_ids.issuperset(ids):  # nearly every module: all its parameters used
+            continue
+        count = sum([params[i].numel for i in ids if i not in used_ids])
         if count:
             unused.append((module, count))
     return CorrectedFigures(

@@ -49,7 +49,13 @@ class GuardedParameters(dict):
         super().__init__(registry)
         self.switch = switch
 
-    __getitem__ = _reading(dict.__getitem__)
+    def __getitem__(self, key: str) -> Any:
+        # Spelt out, not made by _reading: every `self.weight` of a running layer comes
+        # here, and a plain signature costs about a third of the generic one.
+        if not self.switch.depth:
+            self.switch.parameter_read()
+        return dict.__getitem__(self, key)
+
     get = _reading(dict.get)
     values = _reading(dict.values)
     items = _reading(dict.items)

@@ -2,17 +2,17 @@
 
 torchsummary observes with forward hooks. A hooked module's call takes PyTorch's slow path
 (a closure and a hook loop per call), which on small layers costs more than the layer. So
-a module is observed by wrapping its ``forward`` for the duration of the pass (an instance
-attribute, removed afterwards) wherever that sees exactly what torchsummary's hook sees:
-the module has no forward hooks of its own (a hook may replace the output), is no
-TorchScript module, no global forward hook exists and the model holds no DataParallel
-(whose replicas would copy the wrapper). Elsewhere a forward hook registered after the
-user's does the same (see ``_trace._observe`` for the choice).
+a module is observed, for the duration of the pass, through an instance attribute
+``_call_impl``: ``Module.__call__`` looks ``self._call_impl`` up on the instance, so only
+``module(...)`` reaches it (a direct ``module.forward(...)`` does not, as with hooks), and it
+sees the output after every hook, as torchsummary's hook, registered last, does. It is used
+wherever the module has no hooks of its own and no global hook exists (hooks would then run
+inside the pause of the parameter watch), is no TorchScript module, is not compiled, and the
+model holds no DataParallel (whose replicas copy instance attributes). Elsewhere hooks
+registered after the user's do the same (see ``_trace._observe`` for the choice).
 """
 from __future__ import annotations
 
-import functools
-import sys
 from typing import Any, Callable, NamedTuple, Optional
 
 import torch.nn as nn
@@ -22,8 +22,6 @@ from ._index import ParamInfo, traits
 from ._shapes import describe
 from ._watch import WatchSwitch
 
-CALL_IMPL = nn.Module._call_impl.__code__
-_MODULE_FILE = CALL_IMPL.co_filename  # torch/nn/modules/module.py: where modules are called
 _NO_ATTRIBUTE = object()
 
 
@@ -99,30 +97,18 @@ def _facts(module: nn.Module, weight: Any, bias: Any, known: KnownTensors) -> Mo
             if key not in row_ids:
                 row_ids += (key,)
     trainable = naive[0][1].trainable if isinstance(weight, Tensor) else None
-    return ModuleFacts._make((class_name(type(module)), count, trainable, naive, row_ids))
+    return ModuleFacts._make((traits(type(module)).row_name, count, trainable, naive, row_ids))
 
 
-@functools.lru_cache(maxsize=None)
+_NO_PARAMETERS: dict[type, ModuleFacts] = {}
+
+
 def _without_parameters(cls: type) -> ModuleFacts:
-    return ModuleFacts(class_name(cls), 0, None, (), ())
-
-
-@functools.lru_cache(maxsize=None)
-def class_name(cls: type) -> str:
-    """torchsummary's way of naming a row: the text after the last dot of str(class)."""
-    return str(cls).split(".")[-1].split("'")[0]
-
-
-@functools.lru_cache(maxsize=None)
-def _class_computes_weight(cls: type) -> bool:
-    return isinstance(getattr(cls, "weight", None), property) or isinstance(
-        getattr(cls, "bias", None), property
-    )
-
-
-def computes_weight(module: nn.Module) -> bool:
-    """Whether reading `weight` or `bias` runs code (a parametrization's property)."""
-    return _class_computes_weight(type(module))
+    """The facts shared by every module of a class without parameters."""
+    facts = _NO_PARAMETERS.get(cls)
+    if facts is None:
+        facts = _NO_PARAMETERS[cls] = ModuleFacts(traits(cls).row_name, 0, None, (), ())
+    return facts
 
 
 def _registered(module: nn.Module, attr: str) -> Any:
@@ -139,13 +125,10 @@ def _registered(module: nn.Module, attr: str) -> Any:
 def _reads_registries(module: nn.Module) -> bool:
     """Whether `weight` and `bias` can only come from the module's registries (the common
     case); otherwise an attribute or property may make them while the module runs."""
+    if not traits(type(module)).reads_registries:
+        return False
     instance = module.__dict__
-    return _class_reads_registries(type(module)) and "weight" not in instance and "bias" not in instance
-
-
-@functools.lru_cache(maxsize=None)
-def _class_reads_registries(cls: type) -> bool:
-    return not (hasattr(cls, "weight") or hasattr(cls, "bias") or traits(cls).script)
+    return "weight" not in instance and "bias" not in instance
 
 
 def _read_attributes(module: nn.Module) -> tuple[Any, Any]:
@@ -156,7 +139,7 @@ def _read_attributes(module: nn.Module) -> tuple[Any, Any]:
     read = []
     for attr, reads in (("weight", 4), ("bias", 3)):
         value = getattr(module, attr, None)
-        if isinstance(value, Tensor) and computes_weight(module):
+        if isinstance(value, Tensor) and traits(type(module)).computes_weight:
             for _ in range(reads - 1):
                 value = getattr(module, attr, None)
         read.append(value)
@@ -193,7 +176,7 @@ def row_writer(
             append((module, _description(output), None))
 
         return note_one
-    every_call = computes_weight(module)
+    every_call = traits(type(module)).computes_weight
     facts: ModuleFacts | None = None
 
     def note(output: Any) -> None:
@@ -229,97 +212,91 @@ def resolve_rows(
 
 
 def can_wrap(module: nn.Module) -> bool:
-    """Whether wrapping ``forward`` sees what torchsummary's hook would see."""
-    return not module._forward_hooks and not traits(type(module)).script
+    """Whether an instance ``_call_impl`` sees what torchsummary's hook would see, and pauses
+    the watch around nothing but torch.nn's own code."""
+    return (
+        not (module._forward_hooks or module._forward_pre_hooks)
+        and module.__dict__.get("_compiled_call_impl") is None  # compile() bypasses it
+        and not traits(type(module)).script
+    )
 
 
 class Observation:
-    """How the modules are observed during one pass (wrapped forwards, or hooks where a
-    wrapper could see something else), and how that is undone afterwards."""
+    """How the modules are observed during one pass (an instance ``_call_impl``, or hooks
+    where that could see something else), and how that is undone afterwards."""
 
     def __init__(self, switch: WatchSwitch) -> None:
         self.switch = switch
-        self.wrapped: list[tuple[nn.Module, Any]] = []  # (module, its own `forward` attribute)
+        self.wrapped: list[tuple[nn.Module, Any]] = []  # (module, its own `_call_impl` attribute)
         self.handles: list[Any] = []
 
     def undo(self) -> None:
         for module, previous in self.wrapped:
             if previous is _NO_ATTRIBUTE:
-                module.__dict__.pop("forward", None)
+                module.__dict__.pop("_call_impl", None)
             else:
-                module.__dict__["forward"] = previous
+                module.__dict__["_call_impl"] = previous
         for handle in self.handles:
             handle.remove()
 
     def wrap(self, module: nn.Module, note: Callable[[Any], None], pauses: bool) -> None:
-        """Observe ``module`` through its ``forward``.
-
-        Only calls made through ``module(...)`` are observed, as hooks would: a direct
-        ``module.forward(...)`` from the model's code runs unobserved. This is the hot path
-        of the pass (every call of every observed module), hence one body per case.
-        """
-        self.wrapped.append((module, module.__dict__.get("forward", _NO_ATTRIBUTE)))
-        original = module.forward
-        getframe = sys._getframe
+        """Observe every ``module(...)`` call: the hot path of the pass, hence one body per
+        case. A trusted root pauses the watch (``WatchSwitch.enter`` and ``leave``, in one
+        frame), runs, notes its row before the watch resumes and marks itself as run."""
+        self.wrapped.append((module, module.__dict__.get("_call_impl", _NO_ATTRIBUTE)))
+        original = module._call_impl
+        switch = self.switch
         if pauses:
-            paused_call = self.switch.paused_call
+            pause, ran = switch.pause, switch.ran
 
-            def wrapper(*args: Any, **kwargs: Any) -> Any:
-                if getframe(1).f_code.co_filename != _MODULE_FILE:
-                    return original(*args, **kwargs)
-                return paused_call(module, original, note, args, kwargs)
+            def observed(*args: Any, **kwargs: Any) -> Any:
+                depth = switch.depth
+                switch.depth = depth + 1
+                paused = not depth and switch.watching and pause(args, kwargs)
+                try:
+                    output = original(*args, **kwargs)
+                    note(output)
+                finally:
+                    ran.add(module)
+                    switch.depth = depth
+                    if paused:
+                        switch.resume()
+                return output
 
         else:
-            unwatched = self.switch.unwatched
+            unwatched = switch.unwatched
 
-            def wrapper(*args: Any, **kwargs: Any) -> Any:
-                if getframe(1).f_code.co_filename != _MODULE_FILE:
-                    return original(*args, **kwargs)
+            def observed(*args: Any, **kwargs: Any) -> Any:
                 output = original(*args, **kwargs)
                 unwatched(note, output)
                 return output
 
-        wrapper.__wrapped__ = original  # type: ignore[attr-defined]  # inspect.signature follows it
-        module.__dict__["forward"] = wrapper
+        module.__dict__["_call_impl"] = observed
 
     def hook(self, module: nn.Module, note: Callable[[Any], None], pauses: bool) -> None:
-        """Observe ``module`` with hooks registered after the user's.
+        """Observe ``module`` with hooks: the row's after the user's hooks (it sees the output
+        they leave, as torchsummary's hook does).
 
-        The same steps as ``wrap``'s. Where the module pauses the watch, its forward hook is
-        called even when the module raises (to resume the watch), and then adds no row, as
-        torchsummary's hook would not run.
+        Where the module pauses the watch, the pause starts after the user's pre-hooks and
+        ends before the user's forward hooks (they are custom code, watched), also when the
+        module raises; then no row is added, as torchsummary's hook would not run.
         """
         switch = self.switch
 
-        def hook(module: nn.Module, args: Any, output: Any) -> None:
+        def row(module: nn.Module, args: Any, output: Any) -> None:
             switch.unwatched(note, output)
 
-        def hook_pausing(module: nn.Module, args: Any, output: Any) -> None:
-            if sys.exc_info()[1] is None or not _raised_in(module):
-                note(output)  # before the watch resumes
+        def resume(module: nn.Module, args: Any, output: Any) -> None:
             switch.leave(module)
 
-        if not pauses:
-            self.handles.append(module.register_forward_hook(hook))
-            return
-        self.handles += [
-            module.register_forward_pre_hook(switch.enter, with_kwargs=True),
-            module.register_forward_hook(hook_pausing, always_call=True),
-        ]
+        if pauses:
+            self.handles += [
+                module.register_forward_pre_hook(switch.enter, with_kwargs=True),
+                module.register_forward_hook(resume, prepend=True, always_call=True),
+            ]
+        if note is not _ignore:
+            self.handles.append(module.register_forward_hook(row))
 
 
 def _ignore(output: Any) -> None:
     """The row writer of a module that gets no rows (it only pauses the watch)."""
-
-
-def _raised_in(module: nn.Module) -> bool:
-    """Whether an always-called hook of ``module`` runs because its call raised.
-
-    Then the exception being handled was caught in that module's own ``_call_impl``; an
-    exception the model's code is handling around a normal call was caught elsewhere.
-    """
-    error = sys.exc_info()[1]
-    if error is None or error.__traceback__ is None:
-        return False
-    frame = error.__traceback__.tb_frame
-    return frame.f_code is CALL_IMPL and frame.f_locals.get("self") is module

@@ -5,7 +5,7 @@ as it is made rather than built as one string first.
 """
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Any, Iterator
 
 from ._figures import CorrectedFigures, LegacyFigures, Row
 
@@ -18,15 +18,32 @@ def _row_line(name: str, shape: str, params: str) -> str:
     return "{:>20}  {:>25} {:>15}".format(name, shape, params)
 
 
+def _shape_text(shown: Any, known: dict[tuple[int, ...], str]) -> str:
+    """``str(shown)``, remembered for flat shapes (a tuple key is cheaper than the text)."""
+    if type(shown) is not list:
+        return str(shown)
+    key = tuple(shown)
+    try:
+        text = known.get(key)
+    except TypeError:  # lists inside: nested outputs
+        return str(shown)
+    if text is None:
+        text = str(shown)
+        if all(type(n) is int for n in key):  # only plain shapes: True == 1 as a key
+            known[key] = text
+    return text
+
+
 def legacy_table(rows: list[Row], legacy: LegacyFigures) -> Iterator[str]:
     """torchsummary's table: header, one line per row, totals and its memory estimate."""
     yield RULE
     yield _row_line("Layer (type)", "Output Shape", "Param #")
     yield DOUBLE_RULE
     no_params = f"{0:>15,}"  # most rows: activations, pooling, dropout
+    shape_texts: dict[tuple[int, ...], str] = {}  # most rows repeat an earlier row's shape
     for row in rows:  # _row_line's layout, in one format call per row
         count = f"{row.params:>15,}" if row.params else no_params
-        yield f"{row.name:>20}  {str(row.output_shape):>25} {count}"
+        yield f"{row.name:>20}  {_shape_text(row.output_shape, shape_texts):>25} {count}"
     yield DOUBLE_RULE
     yield "Total params: {0:,}".format(legacy.total_params)
     yield "Trainable params: {0:,}".format(legacy.trainable_params)

@@ -17,18 +17,18 @@ from ._arguments import CallSpec, make_inputs
 from ._gate import can_wait, guard_registries, put_back
 from ._index import ModelIndex, ParamInfo, index_model, traits
 from ._observe import (
-    CALL_IMPL,
     KnownTensors,
     ModuleFacts,
     Observation,
     PassRow,
     can_wrap,
-    class_name,
     resolve_rows,
     row_writer,
 )
 from ._restore import ModelSnapshot
 from ._watch import ParameterWatch, WatchSwitch
+
+CALL_IMPL = nn.Module._call_impl.__code__  # the frame of a module's call, in tracebacks
 
 
 class SummaryError(RuntimeError):
@@ -100,7 +100,7 @@ def _forward_error(error: Exception, names: dict[nn.Module, str], rows: int) -> 
     if module is None:
         where = "before any module of the model ran"
     else:
-        name = class_name(type(module))
+        name = traits(type(module)).row_name
         qualname = names[module] or "(the model itself)"
         where = (
             f"in module {qualname} ({name}, would be row {name}-{rows + 1}) "
@@ -126,15 +126,21 @@ def _observe(
     it) is what the table shows instead.
     """
     table_rows, own_row = rows
-    wrapping = not index.has_data_parallel and not _global_forward_hooks()
+    hooks = torch.nn.modules.module
+    # Global hooks are custom code that every module's call runs: where they exist, each
+    # module is observed with hooks of its own, and where global forward hooks exist (they
+    # run before a module's own hooks, so inside its pause), no module pauses the watch.
+    wrapping = not (index.has_data_parallel or hooks._global_forward_hooks or hooks._global_forward_pre_hooks)
+    trusted_roots = set() if hooks._global_forward_hooks else index.trusted_roots
     observation = Observation(switch)
-    for module in index.names:
-        copies, target = index.visits[module], table_rows
-        if traits(type(module)).not_hooked or module in index.scripted:
+    scripted = index.scripted
+    for module, copies in index.visits.items():
+        target = table_rows
+        if traits(type(module)).not_hooked or module in scripted:
             copies = 0
         if module is model and spec.layout == "pypi":
-            copies, target = (0 if module in index.scripted else 1), own_row
-        pauses = module in index.trusted_roots
+            copies, target = (0 if module in scripted else 1), own_row
+        pauses = module in trusted_roots
         if not copies and not pauses:
             continue
         note = row_writer(target, module, copies, known)
@@ -143,11 +149,6 @@ def _observe(
         else:
             observation.hook(module, note, pauses)
     return observation
-
-
-def _global_forward_hooks() -> bool:
-    """Global forward hooks run before a module's own: a wrapper would see their output early."""
-    return bool(torch.nn.modules.module._global_forward_hooks)
 
 
 def run_trace(model: nn.Module, spec: CallSpec) -> Trace:

@@ -138,43 +138,21 @@ class WatchSwitch:
         depth = self.depth
         self.depth = depth + 1
         if not depth and self.watching:
-            self.paused = self._pause(args, kwargs)
+            self.paused = self.pause(args, kwargs)
 
     def leave(self, module: nn.Module) -> None:
         """A trusted root returned or raised (its always-called forward hook)."""
         self.ran.add(module)
         self.depth -= 1
         if self.paused and not self.depth:
-            _push(self.watch)
+            self.resume()
             self.paused = False
 
-    def paused_call(
-        self,
-        module: nn.Module,
-        forward: Callable[..., Any],
-        note: Callable[[Any], None],
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-    ) -> Any:
-        """``enter``, the module's forward, ``note(output)`` and ``leave`` in one frame, for a
-        trusted root observed through its ``forward`` (the hot path of the pass)."""
-        depth = self.depth
-        self.depth = depth + 1
-        paused = not depth and self.watching and self._pause(args, kwargs)
-        try:
-            output = forward(*args, **kwargs)
-            note(output)  # before the watch resumes: reading the shape is then cheap
-        finally:
-            self.ran.add(module)
-            self.depth = depth
-            if paused:
-                _push(self.watch)
-        return output
-
-    def _pause(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
+    def pause(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
         """At the outermost trusted root, while watching: note the parameters handed to it as
-        inputs (used there, unwatched) and pause the watch if it is on top of the mode stack.
-        (Before the watch is on, no custom code can hold a parameter to hand over.)"""
+        inputs (used there, unwatched) and pause the watch if it is on top of the mode stack;
+        returns whether it paused. (Before the watch is on, no custom code can hold a
+        parameter to hand over.)"""
         self.watch._note_nested(args)
         if kwargs:
             self.watch._note_nested(kwargs.values())
@@ -182,6 +160,10 @@ class WatchSwitch:
             return False
         _pop()
         return True
+
+    def resume(self) -> None:
+        """Put the paused watch back on top of the mode stack."""
+        _push(self.watch)
 
     def unwatched(self, read: Callable[[Any], None], output: Any) -> None:
         """``read(output)`` with the watch off: a row reading its output's shape is no use of
