@@ -13,8 +13,8 @@ from typing import Any, NamedTuple
 import torch
 
 from ._arguments import CallSpec
+from ._facts import ModuleFacts
 from ._shapes import shown_and_counted
-from ._observe import ModuleFacts
 from ._trace import Trace
 
 MB = 1024**2.0

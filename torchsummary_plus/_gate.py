@@ -22,7 +22,8 @@ from typing import Any, Callable
 import torch
 import torch.nn as nn
 
-from ._index import ModelIndex, traits
+from ._index import ModelIndex
+from ._traits import traits
 from ._watch import WatchSwitch
 
 

@@ -7,70 +7,18 @@ than the hooks. One recursive walk over ``_modules`` gives the same facts in the
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import NamedTuple
 
-import torch
 import torch.nn as nn
 from torch.nn.parameter import is_lazy
 
-# Classes from torch.nn whose forward may leave some of their own parameters out.
-_PARTIAL_USERS = (nn.AdaptiveLogSoftmaxWithLoss,)
-# Hold modules for their owner's code to call; they have no forward of their own.
-_HOLDERS = (nn.ModuleList, nn.ModuleDict)
-_REPLICATING = (nn.DataParallel, nn.parallel.DistributedDataParallel)
-# torchsummary registers no hook on these.
-_NOT_HOOKED = (nn.Sequential, nn.ModuleList)
-
-
-class ClassTraits(NamedTuple):
-    """What the summary asks about a module's class, answered once per class: isinstance
-    checks against classes with their own metaclass cost more than the rest of a visit."""
-
-    torch_nn: bool  # a torch.nn class that uses all its parameters when it runs
-    script: bool  # any TorchScript module (scripted or traced)
-    scripted: bool  # torch.jit.script: refuses hooks
-    replicating: bool  # DataParallel and the like
-    not_hooked: bool  # torchsummary registers no hook on it
-    holder: bool  # ModuleList/ModuleDict: holds modules for its owner to call
-    renorms: bool  # embeddings, which rewrite their weight in place when max_norm is set
-    row_name: str  # torchsummary's name for its rows: the text after the last dot of str(class)
-    reads_registries: bool  # `weight` and `bias` can only come from the registries
-    computes_weight: bool  # reading `weight` or `bias` runs code (a parametrization's property)
-
-
-_TRAITS: dict[type, ClassTraits] = {}
-
-
-def traits(cls: type) -> ClassTraits:
-    """The class's traits (a plain dict lookup: asked several times per module)."""
-    known = _TRAITS.get(cls)
-    if known is None:
-        known = _TRAITS[cls] = _class_traits(cls)
-    return known
-
-
-def _class_traits(cls: type) -> ClassTraits:
-    script = issubclass(cls, torch.jit.ScriptModule)
-    return ClassTraits(
-        torch_nn=cls.__module__.startswith("torch.nn.modules.") and not issubclass(cls, _PARTIAL_USERS),
-        script=script,
-        scripted=issubclass(cls, torch.jit.RecursiveScriptModule),
-        replicating=issubclass(cls, _REPLICATING),
-        not_hooked=issubclass(cls, _NOT_HOOKED),
-        holder=issubclass(cls, _HOLDERS),
-        renorms=issubclass(cls, (nn.Embedding, nn.EmbeddingBag)),
-        row_name=str(cls).split(".")[-1].split("'")[0],
-        reads_registries=not (hasattr(cls, "weight") or hasattr(cls, "bias") or script),
-        computes_weight=isinstance(getattr(cls, "weight", None), property)
-        or isinstance(getattr(cls, "bias", None), property),
-    )
-
-
-class ParamInfo(NamedTuple):
-    name: str  # first qualified name, as model.named_parameters() gives it
-    numel: int
-    nbytes: int
-    trainable: bool
+from ._facts import (
+    KnownTensors,
+    ModuleFacts,
+    ParamInfo,
+    reads_registries,
+    registry_facts,
+)
+from ._traits import traits
 
 
 @dataclass
@@ -83,6 +31,8 @@ class ModelIndex:
     params: dict[int, ParamInfo] = field(default_factory=dict)  # id -> info, definition order
     owners: dict[nn.Module, tuple[int, ...]] = field(default_factory=dict)  # own parameter ids
     lazy: list[str] = field(default_factory=list)  # modules with uninitialised parameters
+    # row facts of the modules whose `weight` and `bias` can only be in their registries
+    facts: dict[nn.Module, ModuleFacts] = field(default_factory=dict)
     has_data_parallel: bool = False  # its replicas would copy a wrapped forward
 
 
@@ -95,7 +45,8 @@ def index_model(model: nn.Module) -> ModelIndex:
     ModuleList/ModuleDict (whose owner calls it).
     """
     index = ModelIndex()
-    names, visits = index.names, index.visits
+    names, visits, facts = index.names, index.visits, index.facts
+    known = KnownTensors(index.params, {}, index.owners)
 
     def walk(module: nn.Module, name: str, inside_script: bool) -> bool:
         """Visit like ``model.apply``; return whether the module is trusted."""
@@ -105,6 +56,8 @@ def index_model(model: nn.Module) -> ModelIndex:
             names[module] = name
             if module._parameters:
                 _index_parameters(index, module, name)
+            if reads_registries(module) and not index.lazy:  # (lazy ones have no size yet)
+                facts[module] = registry_facts(module, known)
             if kind.script:
                 _note_script_top(index, module)
         if kind.replicating:

@@ -13,142 +13,21 @@ registered after the user's do the same (see ``_trace._observe`` for the choice)
 """
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple, Optional
+from typing import Any, Callable
 
 import torch.nn as nn
 from torch import Tensor
 
-from ._index import ParamInfo, traits
+from ._facts import KnownTensors, ModuleFacts, attribute_facts
 from ._shapes import describe
+from ._traits import ClassTraits, traits
 from ._watch import WatchSwitch
 
 _NO_ATTRIBUTE = object()
 
 
-class KnownTensors:
-    """Facts about tensors already worked out by the model index, looked up by identity.
-
-    ``canonical`` maps the meta stand-ins of a meta run back to the real parameters;
-    ``owners`` gives each module's own parameter ids.
-    """
-
-    def __init__(
-        self,
-        params: dict[int, ParamInfo],
-        canonical: dict[int, int],
-        owners: dict[nn.Module, tuple[int, ...]],
-    ) -> None:
-        self.params = params
-        self.canonical = canonical
-        self.owners = owners
-
-    def info(self, tensor: Tensor) -> tuple[int, ParamInfo]:
-        """(identity, facts) of a tensor a row counts; a parameter's come from the index."""
-        key = id(tensor)
-        if self.canonical:
-            key = self.canonical.get(key, key)
-        info = self.params.get(key)
-        if info is None:  # a buffer or a plain attribute called weight or bias
-            numel = tensor.numel()
-            info = ParamInfo("", numel, numel * tensor.element_size(), tensor.requires_grad)
-        return key, info
-
-
-class ModuleFacts(NamedTuple):
-    """What a row needs to know about its module's parameters, read as torchsummary reads
-    them. Modules without parameters share one per class."""
-
-    class_name: str
-    naive_count: int  # torchsummary's Param #: `weight` and `bias` only
-    trainable: bool | None  # decided by `weight` alone, None without one
-    naive: tuple[tuple[int, ParamInfo], ...]  # those tensors: (identity, facts)
-    row_ids: tuple[int, ...]  # the tensors that make a later row of this module repeat an earlier one
-
-
-def read_facts(module: nn.Module, known: KnownTensors) -> ModuleFacts:
-    """The module's row facts, reading `weight` and `bias` the way torchsummary's hook does."""
-    if _reads_registries(module):
-        return registry_facts(module, known)
-    weight, bias = _read_attributes(module)
-    return _facts(module, weight, bias, known)
-
-
-def registry_facts(module: nn.Module, known: KnownTensors) -> ModuleFacts:
-    """The row facts of a module whose `weight` and `bias` can only be in its registries
-    (the common case): read there directly, since ``Module.__getattr__`` raising for a
-    missing name is slow."""
-    if not (module._parameters or module._buffers or module._modules):
-        return _without_parameters(type(module))
-    return _facts(module, _registered(module, "weight"), _registered(module, "bias"), known)
-
-
-def _facts(module: nn.Module, weight: Any, bias: Any, known: KnownTensors) -> ModuleFacts:
-    own = known.owners.get(module, ())
-    if not own and weight is None and bias is None:  # activations, pooling, dropout...
-        return _without_parameters(type(module))
-    naive: tuple[tuple[int, ParamInfo], ...] = ()
-    count = 0
-    row_ids = own  # and `weight` or `bias` where they are not the module's own
-    for tensor in (weight, bias):  # one module at a time: plain steps, no comprehensions
-        if isinstance(tensor, Tensor):
-            key, info = known.info(tensor)
-            naive += ((key, info),)
-            count += info.numel
-            if key not in row_ids:
-                row_ids += (key,)
-    trainable = naive[0][1].trainable if isinstance(weight, Tensor) else None
-    return ModuleFacts._make((traits(type(module)).row_name, count, trainable, naive, row_ids))
-
-
-_NO_PARAMETERS: dict[type, ModuleFacts] = {}
-
-
-def _without_parameters(cls: type) -> ModuleFacts:
-    """The facts shared by every module of a class without parameters."""
-    facts = _NO_PARAMETERS.get(cls)
-    if facts is None:
-        facts = _NO_PARAMETERS[cls] = ModuleFacts(traits(cls).row_name, 0, None, (), ())
-    return facts
-
-
-def _registered(module: nn.Module, attr: str) -> Any:
-    """What ``Module.__getattr__`` finds for ``attr``, without its slow raise when absent."""
-    params = module._parameters
-    if attr in params:
-        return params[attr]
-    buffers = module._buffers
-    if attr in buffers:
-        return buffers[attr]
-    return module._modules.get(attr)
-
-
-def _reads_registries(module: nn.Module) -> bool:
-    """Whether `weight` and `bias` can only come from the module's registries (the common
-    case); otherwise an attribute or property may make them while the module runs."""
-    if not traits(type(module)).reads_registries:
-        return False
-    instance = module.__dict__
-    return "weight" not in instance and "bias" not in instance
-
-
-def _read_attributes(module: nn.Module) -> tuple[Any, Any]:
-    """`weight` and `bias` read as torchsummary reads them (None where absent): `weight`
-    four times and `bias` three times when they are tensors, so that where reading runs
-    code (a parametrization calls its modules, which print rows of their own) the same rows
-    appear in the same order."""
-    read = []
-    for attr, reads in (("weight", 4), ("bias", 3)):
-        value = getattr(module, attr, None)
-        if isinstance(value, Tensor) and traits(type(module)).computes_weight:
-            for _ in range(reads - 1):
-                value = getattr(module, attr, None)
-        read.append(value)
-    return read[0], read[1]
-
-
-# A row as the pass records it: (module, output description, facts or None). None means the
-# facts come from the registries alone and are read once per module after the pass.
-PassRow = tuple[nn.Module, Any, Optional[ModuleFacts]]
+# A row of the table as the pass records it: (qualified name, facts, output description).
+PassRow = tuple[str, ModuleFacts, Any]
 
 
 def _description(output: Any) -> Any:
@@ -156,68 +35,57 @@ def _description(output: Any) -> Any:
 
 
 def row_writer(
-    rows: list[PassRow], module: nn.Module, copies: int, known: KnownTensors
+    rows: list[PassRow],
+    module: nn.Module,
+    name: str,
+    copies: int,
+    known: KnownTensors,
+    registry: ModuleFacts | None,
 ) -> Callable[[Any], None]:
-    """Appends ``copies`` rows for one call of ``module``, given its output.
+    """Appends ``copies`` rows for one call of ``module`` (qualified ``name``), given its
+    output.
 
     torchsummary hooks a module once per parent holding it, so it prints that many rows per
-    call. Where `weight` and `bias` live in the registries, the row's facts are left to be
-    read after the pass (the registries are then as before it). Otherwise they are read like
-    torchsummary reads them, after the module ran (a pre-hook may have made them): at the
-    first call, or at every call where reading runs code.
+    call. Where `weight` and `bias` live in the registries, the row's facts were read before
+    the pass (``registry``). Otherwise they are read like torchsummary reads them, after the
+    module ran (a pre-hook may have made them): at the first call, or at every call where
+    reading runs code.
     """
     if not copies:
         return _ignore
     append = rows.append
-    late = _reads_registries(module)
-    if late and copies == 1:  # nearly every module: the hot path of the pass
+    facts = registry
+    if facts is not None and copies == 1:  # nearly every module: the hot path of the pass
 
         def note_one(output: Any) -> None:
-            append((module, _description(output), None))
+            append((name, facts, _description(output)))
 
         return note_one
     every_call = traits(type(module)).computes_weight
-    facts: ModuleFacts | None = None
 
     def note(output: Any) -> None:
         nonlocal facts
         description = _description(output)
         for _ in range(copies):
-            if late:
-                append((module, description, None))
-            elif facts is None or every_call:
+            if facts is None or every_call:
                 at = len(rows)
                 append(None)  # type: ignore[arg-type]  # this row's number comes first
-                facts = read_facts(module, known)
-                rows[at] = (module, description, facts)
+                facts = attribute_facts(module, known)
+                rows[at] = (name, facts, description)
             else:
-                append((module, description, facts))
+                append((name, facts, description))
 
     return note
 
 
-def resolve_rows(
-    rows: list[PassRow], names: dict[nn.Module, str], known: KnownTensors
-) -> list[tuple[str, ModuleFacts, Any]]:
-    """(qualified name, facts, output description) per row; facts read once per module."""
-    read: dict[nn.Module, ModuleFacts] = {}
-    resolved = []
-    for module, description, facts in rows:
-        if facts is None:
-            facts = read.get(module)
-            if facts is None:
-                facts = read[module] = registry_facts(module, known)
-        resolved.append((names[module], facts, description))
-    return resolved
-
-
-def can_wrap(module: nn.Module) -> bool:
+def can_wrap(module: nn.Module, kind: ClassTraits) -> bool:
     """Whether an instance ``_call_impl`` sees what torchsummary's hook would see, and pauses
-    the watch around nothing but torch.nn's own code."""
-    return (
-        not (module._forward_hooks or module._forward_pre_hooks)
-        and module.__dict__.get("_compiled_call_impl") is None  # compile() bypasses it
-        and not traits(type(module)).script
+    the watch around nothing but torch.nn's own code (``kind``: the module's class traits)."""
+    return not (
+        kind.script
+        or module._forward_hooks
+        or module._forward_pre_hooks
+        or "_compiled_call_impl" in module.__dict__  # compile() bypasses it
     )
 
 

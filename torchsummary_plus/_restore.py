@@ -11,7 +11,7 @@ import warnings
 import torch
 import torch.nn as nn
 
-from ._index import traits
+from ._traits import traits
 
 
 def _writes_own_parameters(module: nn.Module) -> bool:

@@ -14,18 +14,12 @@ import torch
 import torch.nn as nn
 
 from ._arguments import CallSpec, make_inputs
+from ._facts import KnownTensors, ModuleFacts, ParamInfo
 from ._gate import can_wait, guard_registries, put_back
-from ._index import ModelIndex, ParamInfo, index_model, traits
-from ._observe import (
-    KnownTensors,
-    ModuleFacts,
-    Observation,
-    PassRow,
-    can_wrap,
-    resolve_rows,
-    row_writer,
-)
+from ._index import ModelIndex, index_model
+from ._observe import Observation, PassRow, can_wrap, row_writer
 from ._restore import ModelSnapshot
+from ._traits import traits
 from ._watch import ParameterWatch, WatchSwitch
 
 CALL_IMPL = nn.Module._call_impl.__code__  # the frame of a module's call, in tracebacks
@@ -135,16 +129,17 @@ def _observe(
     observation = Observation(switch)
     scripted = index.scripted
     for module, copies in index.visits.items():
+        kind = traits(type(module))
         target = table_rows
-        if traits(type(module)).not_hooked or module in scripted:
+        if kind.not_hooked or module in scripted:
             copies = 0
         if module is model and spec.layout == "pypi":
             copies, target = (0 if module in scripted else 1), own_row
         pauses = module in trusted_roots
         if not copies and not pauses:
             continue
-        note = row_writer(target, module, copies, known)
-        if wrapping and can_wrap(module):
+        note = row_writer(target, module, index.names[module], copies, known, index.facts.get(module))
+        if wrapping and can_wrap(module, kind):
             observation.wrap(module, note, pauses)
         else:
             observation.hook(module, note, pauses)
@@ -188,6 +183,5 @@ def run_trace(model: nn.Module, spec: CallSpec) -> Trace:
     untraced = [
         (index.names[m], sum(p.numel() for p in m.parameters())) for m in index.script_tops
     ]
-    table = resolve_rows(rows or own_row, index.names, known)
     owners = [(index.names[module], ids) for module, ids in index.owners.items()]
-    return Trace(table, index.params, owners, used, untraced)
+    return Trace(rows or own_row, index.params, owners, used, untraced)

@@ -1,0 +1,59 @@
+"""What the summary asks about a module's class, answered once per class."""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+import torch.nn as nn
+
+# Classes from torch.nn whose forward may leave some of their own parameters out.
+_PARTIAL_USERS = (nn.AdaptiveLogSoftmaxWithLoss,)
+# Hold modules for their owner's code to call; they have no forward of their own.
+_HOLDERS = (nn.ModuleList, nn.ModuleDict)
+_REPLICATING = (nn.DataParallel, nn.parallel.DistributedDataParallel)
+# torchsummary registers no hook on these.
+_NOT_HOOKED = (nn.Sequential, nn.ModuleList)
+
+
+class ClassTraits(NamedTuple):
+    """What the summary asks about a module's class, answered once per class: isinstance
+    checks against classes with their own metaclass cost more than the rest of a visit."""
+
+    torch_nn: bool  # a torch.nn class that uses all its parameters when it runs
+    script: bool  # any TorchScript module (scripted or traced)
+    scripted: bool  # torch.jit.script: refuses hooks
+    replicating: bool  # DataParallel and the like
+    not_hooked: bool  # torchsummary registers no hook on it
+    holder: bool  # ModuleList/ModuleDict: holds modules for its owner to call
+    renorms: bool  # embeddings, which rewrite their weight in place when max_norm is set
+    row_name: str  # torchsummary's name for its rows: the text after the last dot of str(class)
+    reads_registries: bool  # `weight` and `bias` can only come from the registries
+    computes_weight: bool  # reading `weight` or `bias` runs code (a parametrization's property)
+
+
+_TRAITS: dict[type, ClassTraits] = {}
+
+
+def traits(cls: type) -> ClassTraits:
+    """The class's traits (a plain dict lookup: asked several times per module)."""
+    known = _TRAITS.get(cls)
+    if known is None:
+        known = _TRAITS[cls] = _class_traits(cls)
+    return known
+
+
+def _class_traits(cls: type) -> ClassTraits:
+    script = issubclass(cls, torch.jit.ScriptModule)
+    return ClassTraits(
+        torch_nn=cls.__module__.startswith("torch.nn.modules.") and not issubclass(cls, _PARTIAL_USERS),
+        script=script,
+        scripted=issubclass(cls, torch.jit.RecursiveScriptModule),
+        replicating=issubclass(cls, _REPLICATING),
+        not_hooked=issubclass(cls, _NOT_HOOKED),
+        holder=issubclass(cls, _HOLDERS),
+        renorms=issubclass(cls, (nn.Embedding, nn.EmbeddingBag)),
+        row_name=str(cls).split(".")[-1].split("'")[0],
+        reads_registries=not (hasattr(cls, "weight") or hasattr(cls, "bias") or script),
+        computes_weight=isinstance(getattr(cls, "weight", None), property)
+        or isinstance(getattr(cls, "bias", None), property),
+    )
