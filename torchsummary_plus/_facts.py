@@ -9,6 +9,8 @@ from torch import Tensor
 
 from ._traits import traits
 
+_new = tuple.__new__  # a NamedTuple without the Python frame of its _make
+
 
 class ParamInfo(NamedTuple):
     name: str  # first qualified name, as model.named_parameters() gives it
@@ -90,7 +92,7 @@ def _facts(module: nn.Module, weight: Any, bias: Any, known: KnownTensors) -> Mo
             if key not in row_ids:
                 row_ids += (key,)
     trainable = naive[0][1].trainable if isinstance(weight, Tensor) else None
-    return ModuleFacts._make((traits(type(module)).row_name, count, trainable, naive, row_ids))
+    return _new(ModuleFacts, (traits(type(module)).row_name, count, trainable, naive, row_ids))
 
 
 _NO_PARAMETERS: dict[type, ModuleFacts] = {}

@@ -114,7 +114,7 @@ def table_rows(trace: Trace, batch_size: int) -> tuple[list[Row], RowSums]:
     """The table's rows and what they add up to (a model may have a million rows: the rows
     without parameters, most of them, get one short step each)."""
     rows: list[Row] = []
-    append, make_row = rows.append, Row._make
+    append, new = rows.append, tuple.__new__  # Row._make without its Python frame
     holding: list[tuple[int, ModuleFacts]] = []  # (position, facts) of rows with parameters
     output_numel = 0
     seen_shapes: dict[Any, tuple[Any, int]] = {}  # most rows repeat an earlier row's shape
@@ -129,7 +129,7 @@ def table_rows(trace: Trace, batch_size: int) -> tuple[list[Row], RowSums]:
         output_numel += numel
         if facts.row_ids or facts.naive:
             holding.append((number - 1, facts))
-        append(make_row((f"{facts.class_name}-{number}", qualname, shown, facts.naive_count, None)))
+        append(new(Row, (f"{facts.class_name}-{number}", qualname, shown, facts.naive_count, None)))
     return rows, _parameter_sums(rows, holding, output_numel)
 
 

@@ -20,6 +20,8 @@ from ._facts import (
 )
 from ._traits import traits
 
+_new = tuple.__new__
+
 
 @dataclass
 class ModelIndex:
@@ -105,8 +107,9 @@ def _index_parameters(index: ModelIndex, module: nn.Module, name: str) -> None:
     """The module's own parameters, each distinct one once with its first name, in the order
     of ``named_parameters()`` (the walk visits modules in its order)."""
     prefix = name + "." if name else ""
-    params, make_info = index.params, ParamInfo._make
+    params = index.params
     own = []
+    seen_before = False  # registered under another name too, here or in an earlier module
     for param_name, p in module._parameters.items():
         if p is None:
             continue
@@ -115,8 +118,11 @@ def _index_parameters(index: ModelIndex, module: nn.Module, name: str) -> None:
             continue
         key = id(p)
         own.append(key)
-        if key not in params:
-            numel = p.numel()
-            params[key] = make_info((prefix + param_name, numel, numel * p.element_size(), p.requires_grad))
+        if key in params:
+            seen_before = True
+            continue
+        numel = p.numel()
+        # tuple.__new__ makes the same ParamInfo as ParamInfo._make, without its Python frame
+        params[key] = _new(ParamInfo, (prefix + param_name, numel, numel * p.element_size(), p.requires_grad))
     if own:
-        index.owners[module] = tuple(dict.fromkeys(own))
+        index.owners[module] = tuple(dict.fromkeys(own) if seen_before else own)

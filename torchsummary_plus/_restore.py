@@ -36,23 +36,22 @@ class ModelSnapshot:
     must not add into them) and put back by ``restore``."""
 
     def __init__(self, modules: list[nn.Module]) -> None:
-        self.modes = []
-        self.registrations = []
+        self.modules = []  # (module, mode, registrations or None where fixed)
         self.buffers = []
         self.written = []
         params: dict[int, nn.Parameter] = {}
         for m in modules:
-            self.modes.append((m, m.training))
             own, buffers = m._parameters, m._buffers
-            if not traits(type(m)).script:  # their registrations are fixed
+            registrations = None
+            if not traits(type(m)).script:  # TorchScript modules' registrations are fixed
                 children, non_persistent = m._modules, m._non_persistent_buffers_set
-                self.registrations.append((  # most are empty: those share one empty copy
-                    m,
+                registrations = (  # most are empty: those share one empty copy
                     own.copy() if own else _NOTHING,
                     buffers.copy() if buffers else _NOTHING,
                     children.copy() if children else _NOTHING,
                     non_persistent.copy() if non_persistent else _NO_NAMES,
-                ))
+                )
+            self.modules.append((m, m.training, registrations))
             if buffers:
                 self.buffers += [(b, b.detach().clone()) for b in buffers.values() if b is not None]
             if own:
@@ -72,24 +71,25 @@ class ModelSnapshot:
 
     def restore(self, originals: dict[int, tuple[torch.Tensor, torch.Tensor]]) -> None:
         """Put everything back; ``originals`` holds copies of parameters the pass wrote to."""
-        for module, params, buffers, children, non_persistent in self.registrations:
-            if module._parameters != params:
-                _put_back(module._parameters, params)
-            if module._buffers != buffers:
-                _put_back(module._buffers, buffers)
-            if module._modules != children:
-                _put_back(module._modules, children)
-            if module._non_persistent_buffers_set != non_persistent:
-                module._non_persistent_buffers_set = set(non_persistent)
+        for module, training, registrations in self.modules:
+            if registrations is not None:
+                params, buffers, children, non_persistent = registrations
+                if module._parameters != params:
+                    _put_back(module._parameters, params)
+                if module._buffers != buffers:
+                    _put_back(module._buffers, buffers)
+                if module._modules != children:
+                    _put_back(module._modules, children)
+                if module._non_persistent_buffers_set != non_persistent:
+                    module._non_persistent_buffers_set = set(non_persistent)
+            if module.training is not training:  # Module.__setattr__ is slow: only when needed
+                module.training = training
         written = self.written + list(originals.values())
         with torch.no_grad():
             for buf, saved in self.buffers:  # not by _version: BatchNorm's kernel leaves it
                 buf.copy_(saved)
             for param, saved in written:
                 param.copy_(saved)
-        for module, training in self.modes:
-            if module.training is not training:  # Module.__setattr__ is slow: only when needed
-                module.training = training
         written_ids = {id(p) for p, _ in written}
         changed = []
         for param, requires_grad, grad, version in self.flags:
