@@ -7,7 +7,7 @@ from typing import Any, NamedTuple
 import torch.nn as nn
 from torch import Tensor
 
-from ._traits import traits
+from ._traits import ClassTraits, traits
 
 _new = tuple.__new__  # a NamedTuple without the Python frame of its _make
 
@@ -117,10 +117,11 @@ def _registered(module: nn.Module, attr: str) -> Any:
     return module._modules.get(attr)
 
 
-def reads_registries(module: nn.Module) -> bool:
+def reads_registries(module: nn.Module, kind: ClassTraits) -> bool:
     """Whether `weight` and `bias` can only come from the module's registries (the common
-    case); otherwise an attribute or property may make them while the module runs."""
-    if not traits(type(module)).reads_registries:
+    case); otherwise an attribute or property may make them while the module runs.
+    (``kind``: the traits of the module's class.)"""
+    if not kind.reads_registries:
         return False
     instance = module.__dict__
     return "weight" not in instance and "bias" not in instance

@@ -52,13 +52,15 @@ def index_model(model: nn.Module) -> ModelIndex:
 
     def walk(module: nn.Module, name: str, inside_script: bool) -> bool:
         """Visit like ``model.apply``; return whether the module is trusted."""
-        visits[module] = visits.get(module, 0) + 1
         kind = traits(type(module))
-        if module not in names:
+        if module in names:
+            visits[module] += 1
+        else:
             names[module] = name
+            visits[module] = 1
             if module._parameters:
                 _index_parameters(index, module, name)
-            if reads_registries(module) and not index.lazy:  # (lazy ones have no size yet)
+            if reads_registries(module, kind) and not index.lazy:  # (lazy ones have no size yet)
                 facts[module] = registry_facts(module, known)
             if kind.script:
                 _note_script_top(index, module)
