@@ -19,6 +19,8 @@ import torch.nn.functional as F
 from torch.overrides import TorchFunctionMode
 
 from torchsummary_plus import summary_string
+from torchsummary_plus._gate import can_wait
+from torchsummary_plus._index import index_model
 
 LINEAR = 4 * 4 + 4  # the Linear(4, 4) every model below calls
 
@@ -274,3 +276,25 @@ def test_custom_code_that_only_reshapes_never_switches_the_watch_on():
     summary_string(model, (4, 8), device="cpu")
     del held
     assert model.stack == [0, 1]  # the second summary, with the references held, watched at once
+
+
+class TiedPair(nn.Module):
+    """Two modules holding one parameter: each registry is one of its references."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.encode = nn.Embedding(5, 3)
+        self.decode = nn.Linear(3, 5, bias=False)
+        self.decode.weight = self.encode.weight
+
+
+def test_a_parameter_shared_by_two_registries_still_lets_the_watch_wait():
+    assert can_wait(index_model(TiedPair()))
+
+
+def test_a_shared_parameter_held_elsewhere_too_has_the_watch_on_from_the_start():
+    model = TiedPair()
+    held = [model.encode.weight]
+    assert not can_wait(index_model(model))
+    del held
+    assert can_wait(index_model(model))

@@ -186,12 +186,12 @@ def corrected_figures(trace: Trace, spec: CallSpec, sums: RowSums) -> CorrectedF
     params, used_ids = trace.params, trace.used_ids
     used = [info for i, info in params.items() if i in used_ids]
     unused = []
-    for module, ids in trace.owners:
+    for module, ids in trace.owners.items():
         if used_ids.issuperset(ids):  # nearly every module: all its parameters used
             continue
         count = sum([params[i].numel for i in ids if i not in used_ids])
         if count:
-            unused.append((module, count))
+            unused.append((trace.names[module], count))
     return CorrectedFigures(
         unique_params=sum([p.numel for p in params.values()]),
         unique_trainable_params=sum([p.numel for p in params.values() if p.trainable]),

@@ -89,20 +89,23 @@ def _baseline() -> tuple[int, int]:
 def _unaccounted(modules: list[nn.Module]) -> bool:
     """Whether anything besides the registries may hold a parameter (or a registry)."""
     param_base, registry_base = _baseline()
-    slots: dict[int, int] = {}
+    alone = param_base + 1  # a parameter held by one registry: nearly all of them
+    slots: dict[int, int] = {}  # the others: registries seen holding them
+    references: dict[int, int] = {}  # and their references
     for module in modules:
         if sys.getrefcount(module._parameters) != registry_base:
             return True
         for param in module._parameters.values():
-            if param is not None:
-                slots[id(param)] = slots.get(id(param), 0) + 1
-    for module in modules:
-        for param in module._parameters.values():
             if param is None:
                 continue
-            if sys.getrefcount(param) != param_base + slots[id(param)] or weakref.getweakrefcount(param):
+            if weakref.getweakrefcount(param):
                 return True
-    return False
+            held = sys.getrefcount(param)
+            if held != alone:  # shared by registries, or held elsewhere too
+                key = id(param)
+                slots[key] = slots.get(key, 0) + 1
+                references[key] = held
+    return any(held != param_base + slots[key] for key, held in references.items())
 
 
 def can_wait(index: ModelIndex) -> bool:

@@ -30,10 +30,6 @@ _NO_ATTRIBUTE = object()
 PassRow = tuple[str, ModuleFacts, Any]
 
 
-def _description(output: Any) -> Any:
-    return output.shape if type(output) is Tensor else describe(output)
-
-
 def row_writer(
     rows: list[PassRow],
     module: nn.Module,
@@ -57,15 +53,15 @@ def row_writer(
     facts = registry
     if facts is not None and copies == 1:  # nearly every module: the hot path of the pass
 
-        def note_one(output: Any) -> None:
-            append((name, facts, _description(output)))
+        def note_one(output: Any) -> None:  # the output's description, in one frame
+            append((name, facts, output.shape if type(output) is Tensor else describe(output)))
 
         return note_one
     every_call = traits(type(module)).computes_weight
 
     def note(output: Any) -> None:
         nonlocal facts
-        description = _description(output)
+        description = output.shape if type(output) is Tensor else describe(output)
         for _ in range(copies):
             if facts is None or every_call:
                 at = len(rows)

@@ -23,6 +23,7 @@ def _writes_own_parameters(module: nn.Module) -> bool:
 # modules register nothing of a kind, and one shared empty copy stands for those.
 _NOTHING: dict = {}
 _NO_NAMES: frozenset = frozenset()
+_NONE_REGISTERED = (_NOTHING, _NOTHING, _NOTHING, _NO_NAMES)
 
 
 def _put_back(registry: dict, saved: dict) -> None:
@@ -42,10 +43,13 @@ class ModelSnapshot:
         params: dict[int, nn.Parameter] = {}
         for m in modules:
             own, buffers = m._parameters, m._buffers
-            registrations = None
-            if not traits(type(m)).script:  # TorchScript modules' registrations are fixed
-                children, non_persistent = m._modules, m._non_persistent_buffers_set
-                registrations = (  # most are empty: those share one empty copy
+            children, non_persistent = m._modules, m._non_persistent_buffers_set
+            if traits(type(m)).script:  # TorchScript modules' registrations are fixed
+                registrations = None
+            elif not (own or buffers or children or non_persistent):
+                registrations = _NONE_REGISTERED  # most modules: activations, dropout...
+            else:
+                registrations = (  # the empty ones share one empty copy
                     own.copy() if own else _NOTHING,
                     buffers.copy() if buffers else _NOTHING,
                     children.copy() if children else _NOTHING,

@@ -33,7 +33,8 @@ class SummaryError(RuntimeError):
 class Trace:
     rows: list[tuple[str, ModuleFacts, Any]]  # (module name, facts, output description), in order
     params: dict[int, ParamInfo]  # each distinct parameter once, in definition order
-    owners: list[tuple[str, tuple[int, ...]]]  # modules owning parameters, in definition order
+    owners: dict[nn.Module, tuple[int, ...]]  # modules owning parameters, in definition order
+    names: dict[nn.Module, str]  # each module's qualified name
     used_ids: set[int]
     untraced: list[tuple[str, int]] = field(default_factory=list)  # TorchScript: (module, params)
 
@@ -183,5 +184,4 @@ def run_trace(model: nn.Module, spec: CallSpec) -> Trace:
     untraced = [
         (index.names[m], sum(p.numel() for p in m.parameters())) for m in index.script_tops
     ]
-    owners = [(index.names[module], ids) for module, ids in index.owners.items()]
-    return Trace(rows or own_row, index.params, owners, used, untraced)
+    return Trace(rows or own_row, index.params, index.owners, index.names, used, untraced)
