@@ -71,7 +71,7 @@ def _module(qualname: str) -> str:
 
 def footnotes(rows: list[Row], corrected: CorrectedFigures) -> Iterator[str]:
     """One note per row that repeats an earlier row, one for what was never used."""
-    modules = {row.name: row.module for row in rows}
+    modules = {row.name: row.module for row in rows} if corrected.shared_rows else {}
     number = 0
     for name, earlier in corrected.shared_rows.items():
         number += 1
