@@ -6,9 +6,9 @@ Times, interleaved, the bare forward and the same forward with no-op hooks regis
 every leaf (a forward hook, as torchsummary has; then also a forward pre-hook with kwargs
 and an always-called forward hook), with and without an empty TorchFunctionMode pushed;
 then the whole summary. The hook cases are a reference: what PyTorch's hook path alone
-costs per call. torchsummary_plus itself observes modules by wrapping their ``forward`` for
-the pass where that sees the same output (hooks elsewhere), so its whole summary can cost
-less than the hooks alone (and on a model like this one, whose own code touches no
+costs per call. torchsummary_plus itself observes modules through an instance
+``_call_impl`` for the pass where that sees the same output (hooks elsewhere), so its whole
+summary can cost less than the hooks alone (and on a model like this one, whose own code touches no
 parameter, it never switches its parameter watch on). The last case runs the summary with
 Python's cyclic garbage collector disabled (the summary pauses it itself; what remains is the
 collection that catches up afterwards).

@@ -9,6 +9,7 @@ with a global forward hook no module pauses the watch at all.
 from __future__ import annotations
 
 import contextlib
+import copy
 import inspect
 import io
 
@@ -229,3 +230,34 @@ def test_the_watch_resumes_after_a_torch_nn_module_raises(force_hooks):
     # fc raised, so it has no row (torchsummary's hook would not have run); with no other
     # row the model's own is shown
     assert [row.name for row in result.rows] == ["CatchesFailure-1"]
+
+
+class CopiesInForward(nn.Module):
+    """Its forward pass runs a fresh deep copy of a layer (with zeroed weights) and keeps it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(2, 2)
+        self.copies: list[nn.Module] = []
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        twin = copy.deepcopy(self.fc)
+        with torch.no_grad():
+            twin.weight.zero_()
+            twin.bias.fill_(1.0)
+        self.copies.append(twin)
+        return self.fc(x) + twin(x)
+
+
+def test_a_layer_copied_during_the_pass_runs_itself_and_gets_its_row_as_in_torchsummary():
+    torch.manual_seed(0)
+    model = CopiesInForward()
+    text, result = summary_string(model, (2,), device="cpu", layout="pypi", plus=False)
+    # torchsummary's hooks travel with the deep copy: a row for each call, 6 + 6 params
+    assert text == _torchsummary_text(CopiesInForward(), (2,))
+    assert [(row.name, row.module) for row in result.rows] == [("Linear-1", "fc"), ("Linear-2", "fc (a copy)")]
+    twin = model.copies[0]
+    # the copy ran itself (weights 0, bias 1), and keeps nothing of the summary afterwards
+    assert torch.equal(twin(torch.ones(1, 2)), torch.ones(1, 2))
+    assert "_call_impl" not in twin.__dict__
+    assert result.unique_params == 6  # the copy's tensors are none of the model's

@@ -85,12 +85,64 @@ def can_wrap(module: nn.Module, kind: ClassTraits) -> bool:
     )
 
 
+class _Observer:
+    """Observes one module during the pass. Its bound ``call`` or ``pausing_call`` is the
+    module's instance ``_call_impl`` (a bound method, so that a deep copy of the module, which
+    a model may make in its own forward pass, copies the observer through ``__deepcopy__``:
+    the copy gets an observer of its own, as a copy of a hooked module gets torchsummary's
+    hooks: it runs itself, and keeps nothing of the summary after the pass)."""
+
+    __slots__ = ("module", "original", "note", "switch", "observation")
+
+    def __init__(self, module: nn.Module, note: Callable[[Any], None], observation: Observation) -> None:
+        self.module = module
+        self.original = module._call_impl  # the class's, or one the user set on the instance
+        self.note = note
+        self.switch = observation.switch
+        self.observation = observation
+
+    def call(self, *args: Any, **kwargs: Any) -> Any:
+        output = self.original(*args, **kwargs)
+        self.switch.unwatched(self.note, output)
+        return output
+
+    def pausing_call(self, *args: Any, **kwargs: Any) -> Any:
+        """The hot path of the pass: a trusted root pauses the watch (``WatchSwitch.enter``
+        and ``leave``, in one frame), runs, notes its row before the watch resumes and marks
+        itself as run."""
+        switch = self.switch
+        depth = switch.depth
+        switch.depth = depth + 1
+        paused = not depth and switch.watching and switch.pause(args, kwargs)
+        try:
+            output = self.original(*args, **kwargs)
+            self.note(output)
+        finally:
+            switch.ran.add(self.module)
+            switch.depth = depth
+            if paused:
+                switch.resume()
+        return output
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Any:
+        copied = memo.get(id(self.module))
+        if copied is None:  # the observer copied on its own, not as part of its module
+            return self
+        return self.observation.observe_copy(copied, self.module)
+
+
+# Makes the row writer of a copy of a module, given (copy, module).
+CopyRows = Callable[[nn.Module, nn.Module], Callable[[Any], None]]
+
+
 class Observation:
     """How the modules are observed during one pass (an instance ``_call_impl``, or hooks
-    where that could see something else), and how that is undone afterwards."""
+    where that could see something else), and how that is undone afterwards, also after a
+    setup cut short. ``copy_rows`` gives the row writer of a copy of an observed module."""
 
     def __init__(self, switch: WatchSwitch) -> None:
         self.switch = switch
+        self.copy_rows: CopyRows = _no_rows
         self.wrapped: list[tuple[nn.Module, Any]] = []  # (module, its own `_call_impl` attribute)
         self.handles: list[Any] = []
 
@@ -104,38 +156,17 @@ class Observation:
             handle.remove()
 
     def wrap(self, module: nn.Module, note: Callable[[Any], None], pauses: bool) -> None:
-        """Observe every ``module(...)`` call: the hot path of the pass, hence one body per
-        case. A trusted root pauses the watch (``WatchSwitch.enter`` and ``leave``, in one
-        frame), runs, notes its row before the watch resumes and marks itself as run."""
+        """Observe every ``module(...)`` call."""
         self.wrapped.append((module, module.__dict__.get("_call_impl", _NO_ATTRIBUTE)))
-        original = module._call_impl
-        switch = self.switch
-        if pauses:
-            pause, ran = switch.pause, switch.ran
+        observer = _Observer(module, note, self)
+        module.__dict__["_call_impl"] = observer.pausing_call if pauses else observer.call
 
-            def observed(*args: Any, **kwargs: Any) -> Any:
-                depth = switch.depth
-                switch.depth = depth + 1
-                paused = not depth and switch.watching and pause(args, kwargs)
-                try:
-                    output = original(*args, **kwargs)
-                    note(output)
-                finally:
-                    ran.add(module)
-                    switch.depth = depth
-                    if paused:
-                        switch.resume()
-                return output
-
-        else:
-            unwatched = switch.unwatched
-
-            def observed(*args: Any, **kwargs: Any) -> Any:
-                output = original(*args, **kwargs)
-                unwatched(note, output)
-                return output
-
-        module.__dict__["_call_impl"] = observed
+    def observe_copy(self, copied: nn.Module, module: nn.Module) -> _Observer:
+        """The observer of a deep copy of ``module``, made during the pass: the copy gets rows
+        as the module does, and pauses the watch where the module does (its parameters are
+        none of the model's)."""
+        self.wrapped.append((copied, _NO_ATTRIBUTE))  # the copy's `_call_impl` goes after the pass
+        return _Observer(copied, self.copy_rows(copied, module), self)
 
     def hook(self, module: nn.Module, note: Callable[[Any], None], pauses: bool) -> None:
         """Observe ``module`` with hooks: the row's after the user's hooks (it sees the output
@@ -164,3 +195,7 @@ class Observation:
 
 def _ignore(output: Any) -> None:
     """The row writer of a module that gets no rows (it only pauses the watch)."""
+
+
+def _no_rows(copied: nn.Module, module: nn.Module) -> Callable[[Any], None]:
+    return _ignore

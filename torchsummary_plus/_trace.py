@@ -110,9 +110,9 @@ def _observe(
     spec: CallSpec,
     rows: tuple[list[PassRow], list[PassRow]],
     known: KnownTensors,
-    switch: WatchSwitch,
-) -> Observation:
-    """Observe every module that gets rows or pauses the watch.
+    observation: Observation,
+) -> None:
+    """Observe every module that gets rows or pauses the watch, through ``observation``.
 
     ``rows`` is the table's rows and the model's own row. torchsummary registers its hook
     through ``model.apply``, which reaches a module once per parent holding it: such a
@@ -121,30 +121,40 @@ def _observe(
     it) is what the table shows instead.
     """
     table_rows, own_row = rows
+    scripted = index.scripted
+
+    def rows_of(module: nn.Module) -> tuple[int, list[PassRow]]:
+        """(rows per call, where they go), as torchsummary's hooks on ``module`` make them."""
+        if module is model and spec.layout == "pypi":
+            return (0 if module in scripted else 1), own_row
+        if traits(type(module)).not_hooked or module in scripted:
+            return 0, table_rows
+        return index.visits[module], table_rows
+
+    def copy_rows(copied: nn.Module, module: nn.Module) -> Callable[[Any], None]:
+        """A copy has copies of the module's hooks (PyPI torchsummary never hooks the model)."""
+        copies, target = rows_of(module)
+        if target is own_row:
+            copies = 0
+        return row_writer(target, copied, index.names[module] + " (a copy)", copies, known, None)
+
     hooks = torch.nn.modules.module
     # Global hooks are custom code that every module's call runs: where they exist, each
     # module is observed with hooks of its own, and where global forward hooks exist (they
     # run before a module's own hooks, so inside its pause), no module pauses the watch.
     wrapping = not (index.has_data_parallel or hooks._global_forward_hooks or hooks._global_forward_pre_hooks)
     trusted_roots = set() if hooks._global_forward_hooks else index.trusted_roots
-    observation = Observation(switch)
-    scripted = index.scripted
-    for module, copies in index.visits.items():
-        kind = traits(type(module))
-        target = table_rows
-        if kind.not_hooked or module in scripted:
-            copies = 0
-        if module is model and spec.layout == "pypi":
-            copies, target = (0 if module in scripted else 1), own_row
+    observation.copy_rows = copy_rows
+    for module in index.names:
+        copies, target = rows_of(module)
         pauses = module in trusted_roots
         if not copies and not pauses:
             continue
         note = row_writer(target, module, index.names[module], copies, known, index.facts.get(module))
-        if wrapping and can_wrap(module, kind):
+        if wrapping and can_wrap(module, traits(type(module))):
             observation.wrap(module, note, pauses)
         else:
             observation.hook(module, note, pauses)
-    return observation
 
 
 def run_trace(model: nn.Module, spec: CallSpec) -> Trace:
@@ -167,7 +177,7 @@ def run_trace(model: nn.Module, spec: CallSpec) -> Trace:
     try:
         call, canonical = _forward_call(model, spec, watch)
         known = KnownTensors(index.params, canonical, index.owners)
-        observation = _observe(model, index, spec, (rows, own_row), known, switch)
+        _observe(model, index, spec, (rows, own_row), known, observation)
         if wait:
             guarded = guard_registries(index, switch)
         try:
