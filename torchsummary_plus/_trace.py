@@ -145,13 +145,18 @@ def _observe(
     wrapping = not (index.has_data_parallel or hooks._global_forward_hooks or hooks._global_forward_pre_hooks)
     trusted_roots = set() if hooks._global_forward_hooks else index.trusted_roots
     observation.copy_rows = copy_rows
+    visits = index.visits
     for module in index.names:
-        copies, target = rows_of(module)
+        kind = traits(type(module))
+        if module is model or kind.not_hooked or module in scripted:
+            copies, target = rows_of(module)
+        else:  # nearly every module: a row per hook, as rows_of says, without its frame
+            copies, target = visits[module], table_rows
         pauses = module in trusted_roots
         if not copies and not pauses:
             continue
         note = row_writer(target, module, index.names[module], copies, known, index.facts.get(module))
-        if wrapping and can_wrap(module, traits(type(module))):
+        if wrapping and can_wrap(module, kind):
             observation.wrap(module, note, pauses)
         else:
             observation.hook(module, note, pauses)
