@@ -82,3 +82,32 @@ def test_traced_submodule_gets_a_row():
     theirs, ours = side_by_side(Traced, (4,))[:2]
     assert "TopLevelTracedModule-1                    [-1, 4]               0\n" in theirs
     assert ours == theirs
+
+
+class TwoLayers(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.a = nn.Linear(3, 4)
+        self.b = nn.Linear(4, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.b(torch.relu(self.a(x)))
+
+
+def compiled_model() -> nn.Module:
+    return torch.compile(TwoLayers(), backend="eager")
+
+
+def compiled_layer() -> nn.Module:
+    model = TwoLayers()
+    model.a.compile(backend="eager")
+    return model
+
+
+@pytest.mark.parametrize("make", [compiled_model, compiled_layer])
+def test_compiled_models_print_what_torchsummary_prints(make):
+    # torchsummary's hooks run inside the compiled code; here the pass runs eagerly
+    out = side_by_side(make, (3,))
+    assert "Linear-1                    [-1, 4]              16" in out.theirs
+    assert out.ours == out.theirs
+    assert out.ours_plus.startswith(out.theirs)

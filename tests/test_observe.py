@@ -12,6 +12,8 @@ import contextlib
 import copy
 import inspect
 import io
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -261,3 +263,17 @@ def test_a_layer_copied_during_the_pass_runs_itself_and_gets_its_row_as_in_torch
     assert torch.equal(twin(torch.ones(1, 2)), torch.ones(1, 2))
     assert "_call_impl" not in twin.__dict__
     assert result.unique_params == 6  # the copy's tensors are none of the model's
+
+
+def test_a_summary_does_not_import_the_compiler():
+    # Only compiled code needs the compiler's eager stance; importing torch._dynamo takes
+    # seconds, so a model that never compiled anything leaves it unimported.
+    code = (
+        "import sys, io, contextlib, torch\n"
+        "from torchsummary_plus import summary\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    summary(torch.nn.Linear(2, 3), (2,), device='cpu')\n"
+        "print('torch._dynamo' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"

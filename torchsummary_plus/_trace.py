@@ -6,9 +6,11 @@ model, its modes and the random state are restored afterwards (see ``_restore``)
 """
 from __future__ import annotations
 
+import contextlib
+import sys
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, Callable
+from typing import Any, Callable, ContextManager
 
 import torch
 import torch.nn as nn
@@ -65,12 +67,24 @@ def _forward_call(
     return lambda: torch.func.functional_call(model, stand_ins, tuple(inputs)), canonical
 
 
+def _eager() -> ContextManager[Any]:
+    """Compiled code (``torch.compile``, ``module.compile()``) runs eagerly during the pass:
+    dynamo would trace the summary's own observers and refuses the mode stack changing under
+    it, and the rows are the eager modules' anyway. Nothing is compiled where dynamo was never
+    imported (importing it takes seconds); torch before 2.6 has no stance to set."""
+    set_stance = getattr(torch.compiler, "set_stance", None)
+    if set_stance is None or "torch._dynamo" not in sys.modules:
+        return contextlib.nullcontext()
+    return set_stance("force_eager")
+
+
 def _watched(call: Callable[[], Any], switch: WatchSwitch, watch_now: bool) -> None:
-    switch.start(watch_now)
-    try:
-        call()
-    finally:
-        switch.stop()
+    with _eager():
+        switch.start(watch_now)
+        try:
+            call()
+        finally:
+            switch.stop()
 
 
 def _failing_module(tb: TracebackType | None, names: dict[nn.Module, str]) -> tuple[Any, Any]:
