@@ -87,10 +87,10 @@ def can_wrap(module: nn.Module, kind: ClassTraits) -> bool:
 
 class _Observer:
     """Observes one module during the pass. Its bound ``call`` or ``pausing_call`` is the
-    module's instance ``_call_impl`` (a bound method, so that a deep copy of the module, which
-    a model may make in its own forward pass, copies the observer through ``__deepcopy__``:
-    the copy gets an observer of its own, as a copy of a hooked module gets torchsummary's
-    hooks: it runs itself, and keeps nothing of the summary after the pass)."""
+    module's instance ``_call_impl``. A bound method, because a deep copy of the module (a
+    model may make one in its own forward pass) then copies the observer through
+    ``__deepcopy__``: the copy gets an observer of its own, as a copy of a hooked module gets
+    copies of torchsummary's hooks. It runs itself and keeps nothing of the summary."""
 
     __slots__ = ("module", "original", "note", "switch", "observation")
 

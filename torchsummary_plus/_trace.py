@@ -152,12 +152,13 @@ def _observe(
             copies = 0
         return row_writer(target, copied, index.names[module] + " (a copy)", copies, known, None)
 
-    hooks = torch.nn.modules.module
+    torch_module = torch.nn.modules.module  # where the global hooks are registered
     # Global hooks are custom code that every module's call runs: where they exist, each
     # module is observed with hooks of its own, and where global forward hooks exist (they
     # run before a module's own hooks, so inside its pause), no module pauses the watch.
-    wrapping = not (index.has_data_parallel or hooks._global_forward_hooks or hooks._global_forward_pre_hooks)
-    trusted_roots = set() if hooks._global_forward_hooks else index.trusted_roots
+    global_hooks = torch_module._global_forward_hooks
+    wrapping = not (index.has_data_parallel or global_hooks or torch_module._global_forward_pre_hooks)
+    trusted_roots = set() if global_hooks else index.trusted_roots
     observation.copy_rows = copy_rows
     visits = index.visits
     for module in index.names:
