@@ -160,8 +160,8 @@ def _observe(
     wrapping = not (index.has_data_parallel or global_hooks or torch_module._global_forward_pre_hooks)
     trusted_roots = set() if global_hooks else index.trusted_roots
     observation.copy_rows = copy_rows
-    visits = index.visits
-    for module in index.names:
+    visits, facts = index.visits, index.facts
+    for module, name in index.names.items():
         kind = traits(type(module))
         if module is model or kind.not_hooked or module in scripted:
             copies, target = rows_of(module)
@@ -170,7 +170,7 @@ def _observe(
         pauses = module in trusted_roots
         if not copies and not pauses:
             continue
-        note = row_writer(target, module, index.names[module], copies, known, index.facts.get(module))
+        note = row_writer(target, module, name, copies, known, facts.get(module))
         if wrapping and can_wrap(module, kind):
             observation.wrap(module, note, pauses)
         else:
