@@ -298,3 +298,35 @@ def test_a_shared_parameter_held_elsewhere_too_has_the_watch_on_from_the_start()
     assert not can_wait(index_model(model))
     del held
     assert can_wait(index_model(model))
+
+
+class CallsWithOthersParameters(nn.Module):
+    """Runs `a` with `b`'s parameters swapped in (torch.func.functional_call), and `a` itself
+    only where ``plain_too`` is set. Each Linear(4, 4) has 16 + 4 = 20 parameters."""
+
+    def __init__(self, plain_too: bool = False, hooked: bool = False) -> None:
+        super().__init__()
+        self.a = nn.Linear(4, 4)
+        self.b = nn.Linear(4, 4)
+        self.plain_too = plain_too
+        if hooked:  # observed through hooks instead of an instance _call_impl
+            self.a.register_forward_hook(lambda module, args, output: None)
+
+    def forward(self, x):
+        y = torch.func.functional_call(self.a, dict(self.b.named_parameters()), (x,))
+        return y + self.a(x) if self.plain_too else y
+
+
+@pytest.mark.parametrize("hooked", [False, True])
+@pytest.mark.parametrize("wait", [True, False])
+def test_a_torch_nn_layer_run_with_other_parameters_uses_those(wait, hooked):
+    model = CallsWithOthersParameters(hooked=hooked)
+    held = [] if wait else [model.a.weight]  # a reference outside the registries: no waiting
+    _, result = summary_string(model, (4,), device="cpu")
+    assert (result.used_params, result.unused_modules) == (20, ["a"])  # b's 20, not a's
+    del held
+
+
+def test_a_layer_run_with_other_parameters_and_with_its_own_uses_both():
+    _, result = summary_string(CallsWithOthersParameters(plain_too=True), (4,), device="cpu")
+    assert (result.used_params, result.unused_modules) == (40, [])

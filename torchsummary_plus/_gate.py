@@ -39,10 +39,23 @@ def _reading(method: Callable[..., Any]) -> Callable[..., Any]:
     return read
 
 
+def _writing(method: Callable[..., Any]) -> Callable[..., Any]:
+    """``method`` of dict, telling the switch first that parameters may be swapped."""
+
+    def write(self: GuardedParameters, *args: Any) -> Any:
+        if not self.switch.depth:  # torch.nn's own code is trusted with its registries
+            self.switch.registry_written()
+        return method(self, *args)
+
+    write.__name__ = method.__name__
+    return write
+
+
 class GuardedParameters(dict):
     """A module's ``_parameters`` during the pass: every way of reading a value from it
     tells the switch first (iterating keys is covered so that ``dict(...)`` copies through
-    ``__getitem__`` instead of reading the values directly)."""
+    ``__getitem__`` instead of reading the values directly), and so does every way of
+    writing one."""
 
     __slots__ = ("switch",)
 
@@ -61,11 +74,18 @@ class GuardedParameters(dict):
     values = _reading(dict.values)
     items = _reading(dict.items)
     __iter__ = _reading(dict.__iter__)
-    pop = _reading(dict.pop)
-    popitem = _reading(dict.popitem)
-    setdefault = _reading(dict.setdefault)
     __or__ = _reading(dict.__or__)
     __ror__ = _reading(dict.__ror__)
+    # Writing: code may put other parameters in (torch.func.functional_call does), after
+    # which a torch.nn module no longer runs with the parameters the index found for it.
+    __setitem__ = _writing(dict.__setitem__)
+    __delitem__ = _writing(dict.__delitem__)
+    pop = _writing(dict.pop)
+    popitem = _writing(dict.popitem)
+    setdefault = _writing(dict.setdefault)
+    update = _writing(dict.update)
+    clear = _writing(dict.clear)
+    __ior__ = _writing(dict.__ior__)
 
     def copy(self) -> dict[str, Any]:
         return dict(self.items())

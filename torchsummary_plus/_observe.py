@@ -112,8 +112,12 @@ class _Observer:
         itself as run."""
         switch = self.switch
         depth = switch.depth
+        paused = False
+        if not depth and switch.watching:
+            if switch.verifying and not switch.holds_own(self.module):
+                return self.call(*args, **kwargs)  # other parameters swapped in: watched
+            paused = switch.pause(args, kwargs)
         switch.depth = depth + 1
-        paused = not depth and switch.watching and switch.pause(args, kwargs)
         try:
             output = self.original(*args, **kwargs)
             self.note(output)

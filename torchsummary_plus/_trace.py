@@ -189,13 +189,15 @@ def run_trace(model: nn.Module, spec: CallSpec) -> Trace:
     rows: list[PassRow] = []
     own_row: list[PassRow] = []
     watch = ParameterWatch(set(index.params))
-    switch = WatchSwitch(watch)
+    switch = WatchSwitch(watch, index.owners)
     wait = not spec.meta_run and can_wait(index)  # before the snapshot holds parameters
+    switch.verifying = not wait  # else a write to a guarded registry starts it (see _gate)
     snapshot = ModelSnapshot(list(index.names))
     observation = Observation(switch)
     guarded: list[tuple[nn.Module, dict]] = []
     try:
         call, canonical = _forward_call(model, spec, watch)
+        switch.canonical = canonical
         known = KnownTensors(index.params, canonical, index.owners)
         _observe(model, index, spec, (rows, own_row), known, observation)
         if wait:
@@ -208,7 +210,7 @@ def run_trace(model: nn.Module, spec: CallSpec) -> Trace:
         put_back(guarded)
         observation.undo()
         snapshot.restore(watch.originals)
-    used = {canonical.get(i, i) for i in watch.seen_ids} | switch.used_ids(index.owners)
+    used = {canonical.get(i, i) for i in watch.seen_ids} | switch.used_ids()
     for module in index.script_tops:
         used.update(id(p) for p in module.parameters())
     untraced = [

@@ -97,13 +97,19 @@ class WatchSwitch:
     Both are on the hot path of every call of a trusted root, so they stay small.
     """
 
-    def __init__(self, watch: ParameterWatch) -> None:
+    def __init__(self, watch: ParameterWatch, owners: dict[nn.Module, tuple[int, ...]]) -> None:
         self.watch = watch
+        self.owners = owners  # each module's own parameter ids, as the index found them
+        self.canonical: dict[int, int] = {}  # a meta run's stand-in ids -> the real ones
         self.depth = 0
         self.paused = False
         self.base = 0  # the mode stack's length before the pass
         self.top = -1  # the mode stack's length while the watch is on top of it
         self.watching = False  # whether the watch is on the stack (see ``_gate``)
+        # whether a trusted root must be checked to hold its own parameters before it is
+        # trusted: code may swap others in (torch.func.functional_call does)
+        self.verifying = False
+        self.untrusted = None  # the outermost root running now, if it failed that check
         self.thread = -1  # the thread running the pass
         self.ran: set[nn.Module] = set()
 
@@ -127,6 +133,14 @@ class WatchSwitch:
         for mode in reversed(above):
             _push(mode)
 
+    def registry_written(self) -> None:
+        """Custom code wrote to a parameter registry: from here on a trusted root is trusted
+        only while it holds its own parameters (``holds_own``), and the watch is on."""
+        if threading.get_ident() != self.thread:
+            return
+        self.verifying = True
+        self.parameter_read()
+
     def stop(self) -> None:
         """The pass ended (or raised): take the watch off the stack if it is on top."""
         n = _stack_length()
@@ -138,15 +152,33 @@ class WatchSwitch:
         depth = self.depth
         self.depth = depth + 1
         if not depth and self.watching:
-            self.paused = self.pause(args, kwargs)
+            if self.verifying and not self.holds_own(module):
+                self.untrusted = module  # watched, and not counted as a whole when it leaves
+            else:
+                self.paused = self.pause(args, kwargs)
 
     def leave(self, module: nn.Module) -> None:
         """A trusted root returned or raised (its always-called forward hook)."""
-        self.ran.add(module)
+        if module is not self.untrusted:
+            self.ran.add(module)
         self.depth -= 1
-        if self.paused and not self.depth:
-            self.resume()
-            self.paused = False
+        if not self.depth:
+            self.untrusted = None
+            if self.paused:
+                self.resume()
+                self.paused = False
+
+    def holds_own(self, module: nn.Module) -> bool:
+        """Whether the module and those below it hold the parameters the index found: only
+        then does a torch.nn module running use exactly those."""
+        canonical, owners = self.canonical, self.owners
+        for member in module.modules() if module._modules else (module,):
+            held = [id(p) for p in member._parameters.values() if p is not None]
+            if canonical:
+                held = [canonical.get(key, key) for key in held]
+            if tuple(held) != owners.get(member, ()):
+                return False
+        return True
 
     def pause(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
         """At the outermost trusted root, while watching: note the parameters handed to it as
@@ -177,8 +209,9 @@ class WatchSwitch:
         finally:
             _push(self.watch)
 
-    def used_ids(self, owners: dict[nn.Module, tuple[int, ...]]) -> set[int]:
-        """Every parameter below the trusted roots that ran (``owners``: each module's own)."""
+    def used_ids(self) -> set[int]:
+        """Every parameter below the trusted roots that ran."""
+        owners = self.owners
         ids: set[int] = set()
         for module in self.ran:
             if module._modules:
