@@ -9,7 +9,8 @@ from torch import Tensor
 
 from ._traits import ClassTraits, traits
 
-_new = tuple.__new__  # a NamedTuple without the Python frame of its _make
+# new_named(cls, values) makes the NamedTuple cls._make(values) makes, without its Python frame
+new_named = tuple.__new__
 
 
 class ParamInfo(NamedTuple):
@@ -92,7 +93,7 @@ def _facts(module: nn.Module, weight: Any, bias: Any, known: KnownTensors) -> Mo
             if key not in row_ids:
                 row_ids += (key,)
     trainable = naive[0][1].trainable if isinstance(weight, Tensor) else None
-    return _new(ModuleFacts, (traits(type(module)).row_name, count, trainable, naive, row_ids))
+    return new_named(ModuleFacts, (traits(type(module)).row_name, count, trainable, naive, row_ids))
 
 
 _NO_PARAMETERS: dict[type, ModuleFacts] = {}

@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 import torch
 
 from ._arguments import CallSpec
-from ._facts import ModuleFacts
+from ._facts import ModuleFacts, new_named
 from ._shapes import shown_and_counted
 from ._trace import Trace
 
@@ -114,7 +114,7 @@ def table_rows(trace: Trace, batch_size: int) -> tuple[list[Row], RowSums]:
     """The table's rows and what they add up to (a model may have a million rows: the rows
     without parameters, most of them, get one short step each)."""
     rows: list[Row] = []
-    append, new = rows.append, tuple.__new__  # Row._make without its Python frame
+    append = rows.append
     holding: list[tuple[int, ModuleFacts]] = []  # (position, facts) of rows with parameters
     output_numel = 0
     seen_shapes: dict[Any, tuple[Any, int]] = {}  # most rows repeat an earlier row's shape
@@ -129,7 +129,7 @@ def table_rows(trace: Trace, batch_size: int) -> tuple[list[Row], RowSums]:
         output_numel += numel
         if facts.row_ids or facts.naive:
             holding.append((number - 1, facts))
-        append(new(Row, (f"{facts.class_name}-{number}", qualname, shown, facts.naive_count, None)))
+        append(new_named(Row, (f"{facts.class_name}-{number}", qualname, shown, facts.naive_count, None)))
     return rows, _parameter_sums(rows, holding, output_numel)
 
 

@@ -27,28 +27,18 @@ from ._traits import traits
 from ._watch import WatchSwitch
 
 
-def _reading(method: Callable[..., Any]) -> Callable[..., Any]:
-    """``method`` of dict, telling the switch first that a parameter may be read."""
+def _telling(method: Callable[..., Any], news: str) -> Callable[..., Any]:
+    """``method`` of dict, calling the switch's ``news`` method first: ``parameter_read``
+    (a parameter may be read) or ``registry_written`` (parameters may be swapped). Inside a
+    trusted module neither changes anything: torch.nn's own code uses its own registries."""
 
-    def read(self: GuardedParameters, *args: Any) -> Any:
-        if not self.switch.depth:  # inside a trusted module the read changes nothing
-            self.switch.parameter_read()
+    def tell(self: GuardedParameters, *args: Any) -> Any:
+        if not self.switch.depth:
+            getattr(self.switch, news)()
         return method(self, *args)
 
-    read.__name__ = method.__name__
-    return read
-
-
-def _writing(method: Callable[..., Any]) -> Callable[..., Any]:
-    """``method`` of dict, telling the switch first that parameters may be swapped."""
-
-    def write(self: GuardedParameters, *args: Any) -> Any:
-        if not self.switch.depth:  # torch.nn's own code is trusted with its registries
-            self.switch.registry_written()
-        return method(self, *args)
-
-    write.__name__ = method.__name__
-    return write
+    tell.__name__ = method.__name__
+    return tell
 
 
 class GuardedParameters(dict):
@@ -64,28 +54,28 @@ class GuardedParameters(dict):
         self.switch = switch
 
     def __getitem__(self, key: str) -> Any:
-        # Spelt out, not made by _reading: every `self.weight` of a running layer comes
+        # Spelt out, not made by _telling: every `self.weight` of a running layer comes
         # here, and a plain signature costs about a third of the generic one.
         if not self.switch.depth:
             self.switch.parameter_read()
         return dict.__getitem__(self, key)
 
-    get = _reading(dict.get)
-    values = _reading(dict.values)
-    items = _reading(dict.items)
-    __iter__ = _reading(dict.__iter__)
-    __or__ = _reading(dict.__or__)
-    __ror__ = _reading(dict.__ror__)
+    get = _telling(dict.get, "parameter_read")
+    values = _telling(dict.values, "parameter_read")
+    items = _telling(dict.items, "parameter_read")
+    __iter__ = _telling(dict.__iter__, "parameter_read")
+    __or__ = _telling(dict.__or__, "parameter_read")
+    __ror__ = _telling(dict.__ror__, "parameter_read")
     # Writing: code may put other parameters in (torch.func.functional_call does), after
     # which a torch.nn module no longer runs with the parameters the index found for it.
-    __setitem__ = _writing(dict.__setitem__)
-    __delitem__ = _writing(dict.__delitem__)
-    pop = _writing(dict.pop)
-    popitem = _writing(dict.popitem)
-    setdefault = _writing(dict.setdefault)
-    update = _writing(dict.update)
-    clear = _writing(dict.clear)
-    __ior__ = _writing(dict.__ior__)
+    __setitem__ = _telling(dict.__setitem__, "registry_written")
+    __delitem__ = _telling(dict.__delitem__, "registry_written")
+    pop = _telling(dict.pop, "registry_written")
+    popitem = _telling(dict.popitem, "registry_written")
+    setdefault = _telling(dict.setdefault, "registry_written")
+    update = _telling(dict.update, "registry_written")
+    clear = _telling(dict.clear, "registry_written")
+    __ior__ = _telling(dict.__ior__, "registry_written")
 
     def copy(self) -> dict[str, Any]:
         return dict(self.items())

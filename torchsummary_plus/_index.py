@@ -15,12 +15,11 @@ from ._facts import (
     KnownTensors,
     ModuleFacts,
     ParamInfo,
+    new_named,
     reads_registries,
     registry_facts,
 )
 from ._traits import traits
-
-_new = tuple.__new__
 
 
 @dataclass
@@ -124,7 +123,6 @@ def _index_parameters(index: ModelIndex, module: nn.Module, name: str) -> None:
             seen_before = True
             continue
         numel = p.numel()
-        # tuple.__new__ makes the same ParamInfo as ParamInfo._make, without its Python frame
-        params[key] = _new(ParamInfo, (prefix + param_name, numel, numel * p.element_size(), p.requires_grad))
+        params[key] = new_named(ParamInfo, (prefix + param_name, numel, numel * p.element_size(), p.requires_grad))
     if own:
         index.owners[module] = tuple(dict.fromkeys(own) if seen_before else own)
