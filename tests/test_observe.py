@@ -203,6 +203,38 @@ def test_a_forward_or_call_the_user_set_on_the_instance_is_kept_and_put_back():
     assert model[0].__dict__["_call_impl"] is own_call
 
 
+class HooksItsChildMidPass(nn.Module):
+    """Its forward pass hooks its child the first time it runs (forward, pre and backward
+    hooks), then calls it and notes what the child's call did."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(2, 2)
+        self.events: list[str] = []
+        self.handles: list = []
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.handles:
+            self.handles += [
+                self.fc.register_forward_pre_hook(lambda module, args: self.events.append("pre")),
+                self.fc.register_forward_hook(lambda module, args, out: self.events.append("forward")),
+                self.fc.register_full_backward_hook(lambda module, grad_in, grad_out: None),
+            ]
+        out = self.fc(x)
+        self.events.append(type(out.grad_fn).__name__)
+        return out
+
+
+def test_hooks_a_model_adds_during_the_pass_run_as_torch_runs_them():
+    # An observed layer calls its forward itself only while torch's own call would do
+    # nothing else; hooks the model adds in its forward pass run, the backward hook too
+    # (it wraps the output in its own autograd function).
+    model = HooksItsChildMidPass()
+    text, _ = summary_string(model, (2,), device="cpu", layout="pypi", plus=False)
+    assert model.events == ["pre", "forward", "BackwardHookFunctionBackward"]
+    assert text == _torchsummary_text(HooksItsChildMidPass(), (2,))
+
+
 class CatchesFailure(nn.Module):
     """A torch.nn child raises; the model catches it and goes on using its own parameter."""
 

@@ -2,7 +2,7 @@
 hook reads them (`weight` and `bias` only), and the facts about each parameter behind it."""
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Optional
 
 import torch.nn as nn
 from torch import Tensor
@@ -60,50 +60,82 @@ class ModuleFacts(NamedTuple):
     row_ids: tuple[int, ...]  # the tensors that make a later row of this module repeat an earlier one
 
 
+# A tensor a row counts, as (identity, facts); None where the module has no such tensor.
+Counted = Optional[tuple[int, ParamInfo]]
+NOT_REGISTERED: tuple[Counted, Counted] = (None, None)
+
+
 def attribute_facts(module: nn.Module, known: KnownTensors) -> ModuleFacts:
     """The row facts of a module whose `weight` or `bias` may be made by code (a property,
     an attribute set on the instance): read through the module, as torchsummary's hook does."""
     weight, bias = _read_attributes(module)
-    return _facts(module, weight, bias, known)
+    return _tensor_facts(module, weight, bias, known, traits(type(module)))
 
 
-def registry_facts(module: nn.Module, known: KnownTensors) -> ModuleFacts:
+def registry_facts(
+    module: nn.Module, kind: ClassTraits, known: KnownTensors, registered: tuple[Counted, Counted]
+) -> ModuleFacts | None:
     """The row facts of a module whose `weight` and `bias` can only be in its registries
-    (the common case, see ``reads_registries``): read there directly, since
-    ``Module.__getattr__`` raising for a missing name is slow. The forward pass cannot change
-    them as far as the summary goes (it puts the registries back), so they are read once,
-    before it."""
-    if not (module._parameters or module._buffers or module._modules):
-        return _without_parameters(type(module))
-    return _facts(module, _registered(module, "weight"), _registered(module, "bias"), known)
+    (the common case: neither its class, ``kind`` its traits, nor the instance has such an
+    attribute), read there directly, since ``Module.__getattr__`` raising for a missing name
+    is slow; None where an attribute may make them while the module runs. ``registered``:
+    the `weight` and `bias` its ``_parameters`` holds, as the index found them. The forward
+    pass cannot change the registries as far as the summary goes (it puts them back), so
+    they are read once, before it."""
+    instance = module.__dict__
+    if "weight" in instance or "bias" in instance:
+        return None
+    if module._buffers or module._modules:  # either may also be a buffer, or a module
+        weight, bias = _registered(module, "weight"), _registered(module, "bias")
+        return _tensor_facts(module, weight, bias, known, kind)
+    own = known.owners.get(module, ()) if module._parameters else ()
+    return _facts(type(module), kind, own, *registered)
 
 
-def _facts(module: nn.Module, weight: Any, bias: Any, known: KnownTensors) -> ModuleFacts:
-    own = known.owners.get(module, ())
-    if not own and weight is None and bias is None:  # activations, pooling, dropout...
-        return _without_parameters(type(module))
-    naive: tuple[tuple[int, ParamInfo], ...] = ()
-    count = 0
+def _tensor_facts(
+    module: nn.Module, weight: Any, bias: Any, known: KnownTensors, kind: ClassTraits
+) -> ModuleFacts:
+    """The facts of a row counting ``weight`` and ``bias`` (where they are tensors)."""
+    counted = [known.info(t) if isinstance(t, Tensor) else None for t in (weight, bias)]
+    return _facts(type(module), kind, known.owners.get(module, ()), *counted)
+
+
+def _facts(
+    cls: type, kind: ClassTraits, own: tuple[int, ...], weight: Counted, bias: Counted
+) -> ModuleFacts:
+    """The facts of a row of a module of class ``cls`` (``kind``: its traits) owning the
+    parameters ``own`` and counting ``weight`` and ``bias``. (Once per module, in the walk:
+    plain steps.)"""
+    if weight is None:
+        if bias is None:
+            if not own:  # activations, pooling, dropout...
+                return _without_parameters(cls, kind)
+            return new_named(ModuleFacts, (kind.row_name, 0, None, (), own))
+        naive: tuple[tuple[int, ParamInfo], ...] = (bias,)
+        count = bias[1].numel
+        trainable = None
+    else:
+        info = weight[1]
+        trainable = info.trainable
+        if bias is None:
+            naive, count = (weight,), info.numel
+        else:
+            naive, count = (weight, bias), info.numel + bias[1].numel
     row_ids = own  # and `weight` or `bias` where they are not the module's own
-    for tensor in (weight, bias):  # one module at a time: plain steps, no comprehensions
-        if isinstance(tensor, Tensor):
-            key, info = known.info(tensor)
-            naive += ((key, info),)
-            count += info.numel
-            if key not in row_ids:
-                row_ids += (key,)
-    trainable = naive[0][1].trainable if isinstance(weight, Tensor) else None
-    return new_named(ModuleFacts, (traits(type(module)).row_name, count, trainable, naive, row_ids))
+    for key, _ in naive:
+        if key not in row_ids:
+            row_ids += (key,)
+    return new_named(ModuleFacts, (kind.row_name, count, trainable, naive, row_ids))
 
 
 _NO_PARAMETERS: dict[type, ModuleFacts] = {}
 
 
-def _without_parameters(cls: type) -> ModuleFacts:
-    """The facts shared by every module of a class without parameters."""
+def _without_parameters(cls: type, kind: ClassTraits) -> ModuleFacts:
+    """The facts shared by every module of a class without parameters (``kind``: its traits)."""
     facts = _NO_PARAMETERS.get(cls)
     if facts is None:
-        facts = _NO_PARAMETERS[cls] = ModuleFacts(traits(cls).row_name, 0, None, (), ())
+        facts = _NO_PARAMETERS[cls] = ModuleFacts(kind.row_name, 0, None, (), ())
     return facts
 
 
@@ -116,16 +148,6 @@ def _registered(module: nn.Module, attr: str) -> Any:
     if attr in buffers:
         return buffers[attr]
     return module._modules.get(attr)
-
-
-def reads_registries(module: nn.Module, kind: ClassTraits) -> bool:
-    """Whether `weight` and `bias` can only come from the module's registries (the common
-    case); otherwise an attribute or property may make them while the module runs.
-    (``kind``: the traits of the module's class.)"""
-    if not kind.reads_registries:
-        return False
-    instance = module.__dict__
-    return "weight" not in instance and "bias" not in instance
 
 
 def _read_attributes(module: nn.Module) -> tuple[Any, Any]:

@@ -7,19 +7,13 @@ than the hooks. One recursive walk over ``_modules`` gives the same facts in the
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch.nn as nn
 from torch.nn.parameter import is_lazy
 
-from ._facts import (
-    KnownTensors,
-    ModuleFacts,
-    ParamInfo,
-    new_named,
-    reads_registries,
-    registry_facts,
-)
-from ._traits import traits
+from ._facts import NOT_REGISTERED, Counted, KnownTensors, ModuleFacts, ParamInfo, new_named, registry_facts
+from ._traits import TRAITS_BY_CLASS, traits
 
 
 @dataclass
@@ -46,53 +40,59 @@ def index_model(model: nn.Module) -> ModelIndex:
     ModuleList/ModuleDict (whose owner calls it).
     """
     index = ModelIndex()
-    names, visits, facts = index.names, index.visits, index.facts
+    names, visits, facts, trusted_roots = index.names, index.visits, index.facts, index.trusted_roots
     known = KnownTensors(index.params, {}, index.owners)
 
     def walk(module: nn.Module, name: str, inside_script: bool) -> bool:
-        """Visit like ``model.apply``; return whether the module is trusted."""
-        kind = traits(type(module))
+        """Visit like ``model.apply``; return whether the module is trusted. (Run once per
+        module of the model: kept to plain steps.)"""
+        kind = TRAITS_BY_CLASS.get(type(module)) or traits(type(module))
         if module in names:
             visits[module] += 1
         else:
             names[module] = name
             visits[module] = 1
-            if module._parameters:
-                _index_parameters(index, module, name)
-            if reads_registries(module, kind) and not index.lazy:  # (lazy ones have no size yet)
-                facts[module] = registry_facts(module, known)
+            registered = _index_parameters(index, module, name) if module._parameters else NOT_REGISTERED
+            if kind.reads_registries and not index.lazy:  # (lazy ones have no size yet)
+                row_facts = registry_facts(module, kind, known, registered)
+                if row_facts is not None:
+                    facts[module] = row_facts
             if kind.script:
                 _note_script_top(index, module)
-        if kind.replicating:
-            index.has_data_parallel = True
-        if inside_script or kind.scripted:
-            index.scripted.add(module)  # torch.jit.script modules refuse hooks
-            inside_script = True
-        if not module._modules:
+        if inside_script or kind.special:
+            index.has_data_parallel |= kind.replicating
+            if inside_script or kind.scripted:
+                index.scripted.add(module)  # torch.jit.script modules refuse hooks
+                inside_script = True
+        children = module._modules
+        if not children:
             return kind.torch_nn
         prefix = name + "." if name else ""
         trusted_children = []
         all_trusted = True
-        for child_name, child in _children(module):
+        for child_name, child in _children(children):
             if walk(child, prefix + child_name, inside_script):
                 trusted_children.append(child)
             else:
                 all_trusted = False
         trusted = all_trusted and kind.torch_nn
         if not trusted or kind.holder:
-            index.trusted_roots.update(trusted_children)
+            trusted_roots.update(trusted_children)
         return trusted
 
     if walk(model, "", False):
-        index.trusted_roots.add(model)
+        trusted_roots.add(model)
     return index
 
 
-def _children(module: nn.Module) -> list[tuple[str, nn.Module]]:
+def _children(modules: dict[str, nn.Module | None]) -> Any:
     """Like ``named_children()``: each child once per parent (first name), None left out."""
+    distinct = set(modules.values())
+    if len(distinct) == len(modules) and None not in distinct:  # nearly always
+        return modules.items()
     seen: set[nn.Module] = set()
     named = []
-    for name, child in module._modules.items():
+    for name, child in modules.items():
         if child is not None and child not in seen:
             seen.add(child)
             named.append((name, child))
@@ -104,12 +104,14 @@ def _note_script_top(index: ModelIndex, module: nn.Module) -> None:
         index.script_tops.append(module)
 
 
-def _index_parameters(index: ModelIndex, module: nn.Module, name: str) -> None:
-    """The module's own parameters, each distinct one once with its first name, in the order
-    of ``named_parameters()`` (the walk visits modules in its order)."""
+def _index_parameters(index: ModelIndex, module: nn.Module, name: str) -> tuple[Counted, Counted]:
+    """Note the module's own parameters, each distinct one once with its first name, in the
+    order of ``named_parameters()`` (the walk visits modules in its order). Returns the
+    `weight` and `bias` the registry holds, for the module's row."""
     prefix = name + "." if name else ""
     params = index.params
     own = []
+    weight = bias = None
     seen_before = False  # registered under another name too, here or in an earlier module
     for param_name, p in module._parameters.items():
         if p is None:
@@ -119,10 +121,18 @@ def _index_parameters(index: ModelIndex, module: nn.Module, name: str) -> None:
             continue
         key = id(p)
         own.append(key)
-        if key in params:
+        info = params.get(key)
+        if info is None:
+            numel = p.numel()
+            info = params[key] = new_named(
+                ParamInfo, (prefix + param_name, numel, numel * p.element_size(), p.requires_grad)
+            )
+        else:
             seen_before = True
-            continue
-        numel = p.numel()
-        params[key] = new_named(ParamInfo, (prefix + param_name, numel, numel * p.element_size(), p.requires_grad))
+        if param_name == "weight":
+            weight = (key, info)
+        elif param_name == "bias":
+            bias = (key, info)
     if own:
         index.owners[module] = tuple(dict.fromkeys(own) if seen_before else own)
+    return weight, bias

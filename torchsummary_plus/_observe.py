@@ -13,10 +13,13 @@ registered after the user's do the same (see ``_trace._observe`` for the choice)
 """
 from __future__ import annotations
 
+from types import FrameType
 from typing import Any, Callable
 
+import torch
 import torch.nn as nn
 from torch import Tensor
+from torch.nn.modules import module as _torch_module
 
 from ._facts import KnownTensors, ModuleFacts, attribute_facts
 from ._shapes import describe
@@ -24,6 +27,15 @@ from ._traits import ClassTraits, traits
 from ._watch import WatchSwitch
 
 _NO_ATTRIBUTE = object()
+_TORCH_CALL = nn.Module._call_impl
+# The global hooks torch's `_call_impl` runs (torch adds to these dicts in place).
+_GLOBAL_HOOKS = (
+    _torch_module._global_backward_pre_hooks,
+    _torch_module._global_backward_hooks,
+    _torch_module._global_forward_pre_hooks,
+    _torch_module._global_forward_hooks,
+)
+_tracing_state = torch._C._get_tracing_state
 
 
 # A row of the table as the pass records it: (qualified name, facts, output description).
@@ -74,17 +86,6 @@ def row_writer(
     return note
 
 
-def can_wrap(module: nn.Module, kind: ClassTraits) -> bool:
-    """Whether an instance ``_call_impl`` sees what torchsummary's hook would see, and pauses
-    the watch around nothing but torch.nn's own code (``kind``: the module's class traits)."""
-    return not (
-        kind.script
-        or module._forward_hooks
-        or module._forward_pre_hooks
-        or "_compiled_call_impl" in module.__dict__  # compile() bypasses it
-    )
-
-
 class _Observer:
     """Observes one module during the pass. Its bound ``call`` or ``pausing_call`` is the
     module's instance ``_call_impl``. A bound method, because a deep copy of the module (a
@@ -92,17 +93,38 @@ class _Observer:
     ``__deepcopy__``: the copy gets an observer of its own, as a copy of a hooked module gets
     copies of torchsummary's hooks. It runs itself and keeps nothing of the summary."""
 
-    __slots__ = ("module", "original", "note", "switch", "observation")
+    __slots__ = ("module", "original", "direct", "note", "switch", "observation")
 
-    def __init__(self, module: nn.Module, note: Callable[[Any], None], observation: Observation) -> None:
+    def __init__(
+        self, module: nn.Module, note: Callable[[Any], None], observation: Observation, own_call: bool
+    ) -> None:
         self.module = module
         self.original = module._call_impl  # the class's, or one the user set on the instance
+        # whether that is torch's own, which calls `forward` and nothing else where nothing
+        # hooks the module and nothing traces it (see `run`)
+        self.direct = not own_call and type(module)._call_impl is _TORCH_CALL
         self.note = note
         self.switch = observation.switch
         self.observation = observation
 
+    def run(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """The module's own call. Where torch's ``_call_impl`` would only call ``forward``,
+        it is called here directly: the same call, without a frame of closures on every
+        module call, which costs more than observing it."""
+        module = self.module
+        if self.direct and not (
+            module._forward_hooks
+            or module._forward_pre_hooks
+            or module._backward_hooks
+            or module._backward_pre_hooks
+            or any(_GLOBAL_HOOKS)
+            or _tracing_state() is not None
+        ):
+            return module.forward(*args, **kwargs)
+        return self.original(*args, **kwargs)
+
     def call(self, *args: Any, **kwargs: Any) -> Any:
-        output = self.original(*args, **kwargs)
+        output = self.run(args, kwargs)
         self.switch.unwatched(self.note, output)
         return output
 
@@ -119,7 +141,7 @@ class _Observer:
             paused = switch.pause(args, kwargs)
         switch.depth = depth + 1
         try:
-            output = self.original(*args, **kwargs)
+            output = self.run(args, kwargs)
             self.note(output)
         finally:
             switch.ran.add(self.module)
@@ -135,6 +157,19 @@ class _Observer:
         return self.observation.observe_copy(copied, self.module)
 
 
+_CALL_FRAMES = (_TORCH_CALL.__code__, _Observer.run.__code__)
+
+
+def module_call(frame: FrameType) -> tuple[nn.Module, tuple[Any, ...]] | None:
+    """(module, inputs) of the module call that ``frame`` runs, where it is one: torch's
+    ``_call_impl``, or an observer's ``run`` (which may call ``forward`` directly)."""
+    if frame.f_code not in _CALL_FRAMES:
+        return None
+    caller = frame.f_locals.get("self")
+    module = caller.module if isinstance(caller, _Observer) else caller
+    return module, frame.f_locals.get("args", ())
+
+
 # Makes the row writer of a copy of a module, given (copy, module).
 CopyRows = Callable[[nn.Module, nn.Module], Callable[[Any], None]]
 
@@ -146,6 +181,7 @@ class Observation:
 
     def __init__(self, switch: WatchSwitch) -> None:
         self.switch = switch
+        self.wrapping = True  # whether an instance `_call_impl` may be used at all
         self.copy_rows: CopyRows = _no_rows
         self.wrapped: list[tuple[nn.Module, Any]] = []  # (module, its own `_call_impl` attribute)
         self.handles: list[Any] = []
@@ -159,10 +195,25 @@ class Observation:
         for handle in self.handles:
             handle.remove()
 
-    def wrap(self, module: nn.Module, note: Callable[[Any], None], pauses: bool) -> None:
-        """Observe every ``module(...)`` call."""
-        self.wrapped.append((module, module.__dict__.get("_call_impl", _NO_ATTRIBUTE)))
-        observer = _Observer(module, note, self)
+    def observe(
+        self, module: nn.Module, kind: ClassTraits, note: Callable[[Any], None], pauses: bool
+    ) -> None:
+        """Observe every ``module(...)`` call: through an instance ``_call_impl`` where that
+        sees what torchsummary's hook would see and pauses the watch around nothing but
+        torch.nn's own code, else with hooks (``kind``: the module's class traits)."""
+        instance = module.__dict__
+        if (
+            not self.wrapping
+            or kind.script
+            or module._forward_hooks
+            or module._forward_pre_hooks
+            or "_compiled_call_impl" in instance  # compile() bypasses it
+        ):
+            self.hook(module, note, pauses)
+            return
+        own_call = instance.get("_call_impl", _NO_ATTRIBUTE)
+        self.wrapped.append((module, own_call))
+        observer = _Observer(module, note, self, own_call is not _NO_ATTRIBUTE)
         module.__dict__["_call_impl"] = observer.pausing_call if pauses else observer.call
 
     def observe_copy(self, copied: nn.Module, module: nn.Module) -> _Observer:
@@ -170,7 +221,7 @@ class Observation:
         as the module does, and pauses the watch where the module does (its parameters are
         none of the model's)."""
         self.wrapped.append((copied, _NO_ATTRIBUTE))  # the copy's `_call_impl` goes after the pass
-        return _Observer(copied, self.copy_rows(copied, module), self)
+        return _Observer(copied, self.copy_rows(copied, module), self, False)
 
     def hook(self, module: nn.Module, note: Callable[[Any], None], pauses: bool) -> None:
         """Observe ``module`` with hooks: the row's after the user's hooks (it sees the output

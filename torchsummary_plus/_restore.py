@@ -11,12 +11,7 @@ import warnings
 import torch
 import torch.nn as nn
 
-from ._traits import traits
-
-
-def _writes_own_parameters(module: nn.Module) -> bool:
-    """Built-in modules known to change their parameters in place while running."""
-    return traits(type(module)).renorms and module.max_norm is not None
+from ._traits import TRAITS_BY_CLASS, traits
 
 
 # Copies of registries to compare with after the pass, never changed themselves; most
@@ -42,9 +37,10 @@ class ModelSnapshot:
         self.written = []
         params: dict[int, nn.Parameter] = {}
         for m in modules:
+            kind = TRAITS_BY_CLASS.get(type(m)) or traits(type(m))
             own, buffers = m._parameters, m._buffers
             children, non_persistent = m._modules, m._non_persistent_buffers_set
-            if traits(type(m)).script:  # TorchScript modules' registrations are fixed
+            if kind.script:  # TorchScript modules' registrations are fixed
                 registrations = None
             elif not (own or buffers or children or non_persistent):
                 registrations = _NONE_REGISTERED  # most modules: activations, dropout...
@@ -62,7 +58,7 @@ class ModelSnapshot:
                 for p in own.values():
                     if p is not None:
                         params[id(p)] = p
-                if _writes_own_parameters(m):
+                if kind.renorms and m.max_norm is not None:  # embeddings renormalising in place
                     self.written += [(p, p.detach().clone()) for p in m.parameters(recurse=False)]
         self.flags = []
         for param in params.values():

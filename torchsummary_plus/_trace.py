@@ -19,13 +19,10 @@ from ._arguments import CallSpec, make_inputs
 from ._facts import KnownTensors, ModuleFacts, ParamInfo
 from ._gate import can_wait, guard_registries, put_back
 from ._index import ModelIndex, index_model
-from ._observe import Observation, PassRow, can_wrap, row_writer
+from ._observe import Observation, PassRow, module_call, row_writer
 from ._restore import ModelSnapshot
-from ._traits import traits
+from ._traits import TRAITS_BY_CLASS, traits
 from ._watch import ParameterWatch, WatchSwitch
-
-CALL_IMPL = nn.Module._call_impl.__code__  # the frame of a module's call, in tracebacks
-
 
 class SummaryError(RuntimeError):
     """The model's own forward pass raised; the message says where."""
@@ -91,9 +88,9 @@ def _failing_module(tb: TracebackType | None, names: dict[nn.Module, str]) -> tu
     """The innermost module of the model whose call the traceback passes through."""
     found: tuple[Any, Any] = (None, ())
     while tb is not None:
-        frame = tb.tb_frame
-        if frame.f_code is CALL_IMPL and frame.f_locals.get("self") in names:
-            found = (frame.f_locals["self"], frame.f_locals.get("args", ()))
+        called = module_call(tb.tb_frame)
+        if called is not None and called[0] in names:
+            found = called
         tb = tb.tb_next
     return found
 
@@ -157,12 +154,14 @@ def _observe(
     # module is observed with hooks of its own, and where global forward hooks exist (they
     # run before a module's own hooks, so inside its pause), no module pauses the watch.
     global_hooks = torch_module._global_forward_hooks
-    wrapping = not (index.has_data_parallel or global_hooks or torch_module._global_forward_pre_hooks)
+    observation.wrapping = not (
+        index.has_data_parallel or global_hooks or torch_module._global_forward_pre_hooks
+    )
     trusted_roots = set() if global_hooks else index.trusted_roots
     observation.copy_rows = copy_rows
     visits, facts = index.visits, index.facts
     for module, name in index.names.items():
-        kind = traits(type(module))
+        kind = TRAITS_BY_CLASS.get(type(module)) or traits(type(module))
         if module is model or kind.not_hooked or module in scripted:
             copies, target = rows_of(module)
         else:  # nearly every module: a row per hook, as rows_of says, without its frame
@@ -171,10 +170,7 @@ def _observe(
         if not copies and not pauses:
             continue
         note = row_writer(target, module, name, copies, known, facts.get(module))
-        if wrapping and can_wrap(module, kind):
-            observation.wrap(module, note, pauses)
-        else:
-            observation.hook(module, note, pauses)
+        observation.observe(module, kind, note, pauses)
 
 
 def run_trace(model: nn.Module, spec: CallSpec) -> Trace:

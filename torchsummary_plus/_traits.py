@@ -29,26 +29,30 @@ class ClassTraits(NamedTuple):
     row_name: str  # torchsummary's name for its rows: the text after the last dot of str(class)
     reads_registries: bool  # `weight` and `bias` can only come from the registries
     computes_weight: bool  # reading `weight` or `bias` runs code (a parametrization's property)
+    special: bool  # script, scripted or replicating: the index notes it
 
 
-_TRAITS: dict[type, ClassTraits] = {}
+# The traits of every class asked about so far; loops over many modules look here first.
+TRAITS_BY_CLASS: dict[type, ClassTraits] = {}
 
 
 def traits(cls: type) -> ClassTraits:
     """The class's traits (a plain dict lookup: asked several times per module)."""
-    known = _TRAITS.get(cls)
+    known = TRAITS_BY_CLASS.get(cls)
     if known is None:
-        known = _TRAITS[cls] = _class_traits(cls)
+        known = TRAITS_BY_CLASS[cls] = _class_traits(cls)
     return known
 
 
 def _class_traits(cls: type) -> ClassTraits:
     script = issubclass(cls, torch.jit.ScriptModule)
+    scripted = issubclass(cls, torch.jit.RecursiveScriptModule)
+    replicating = issubclass(cls, _REPLICATING)
     return ClassTraits(
         torch_nn=cls.__module__.startswith("torch.nn.modules.") and not issubclass(cls, _PARTIAL_USERS),
         script=script,
-        scripted=issubclass(cls, torch.jit.RecursiveScriptModule),
-        replicating=issubclass(cls, _REPLICATING),
+        scripted=scripted,
+        replicating=replicating,
         not_hooked=issubclass(cls, _NOT_HOOKED),
         holder=issubclass(cls, _HOLDERS),
         renorms=issubclass(cls, (nn.Embedding, nn.EmbeddingBag)),
@@ -56,4 +60,5 @@ def _class_traits(cls: type) -> ClassTraits:
         reads_registries=not (hasattr(cls, "weight") or hasattr(cls, "bias") or script),
         computes_weight=isinstance(getattr(cls, "weight", None), property)
         or isinstance(getattr(cls, "bias", None), property),
+        special=script or scripted or replicating,
     )
