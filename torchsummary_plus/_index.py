@@ -71,7 +71,7 @@ def index_model(model: nn.Module) -> ModelIndex:
         trusted_children = []
         all_trusted = True
         for child_name, child in _children(children):
-            if walk(child, prefix + child_name, inside_script):
+            if walk(child, prefix + child_name, inside_script):  # noqa: F821 (deleted below)
                 trusted_children.append(child)
             else:
                 all_trusted = False
@@ -80,8 +80,13 @@ def index_model(model: nn.Module) -> ModelIndex:
             trusted_roots.update(trusted_children)
         return trusted
 
-    if walk(model, "", False):
-        trusted_roots.add(model)
+    try:
+        if walk(model, "", False):
+            trusted_roots.add(model)
+    finally:
+        # `walk` refers to itself: a reference cycle that would keep the whole index alive
+        # until the collector finds it, which then costs a pass over every object in it
+        del walk
     return index
 
 

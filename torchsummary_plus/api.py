@@ -40,6 +40,7 @@ def _summarize(spec: CallSpec, model: nn.Module, plus: bool) -> tuple[Iterator[s
         legacy = legacy_figures(sums, spec)
         corrected = corrected_figures(trace, spec, sums)
         result = SummaryResult(rows, legacy, corrected)
+        del trace  # freed before the collector resumes, which would otherwise walk all of it
 
     def lines() -> Iterator[str]:
         with _collector_paused():
