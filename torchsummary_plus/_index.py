@@ -7,7 +7,7 @@ than the hooks. One recursive walk over ``_modules`` gives the same facts in the
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Iterable
 
 import torch.nn as nn
 from torch.nn.parameter import is_lazy
@@ -90,7 +90,7 @@ def index_model(model: nn.Module) -> ModelIndex:
     return index
 
 
-def _children(modules: dict[str, nn.Module | None]) -> Any:
+def _children(modules: dict[str, nn.Module | None]) -> Iterable[tuple[str, nn.Module]]:
     """Like ``named_children()``: each child once per parent (first name), None left out."""
     distinct = set(modules.values())
     if len(distinct) == len(modules) and None not in distinct:  # nearly always

@@ -24,6 +24,7 @@ from ._restore import ModelSnapshot
 from ._traits import TRAITS_BY_CLASS, traits
 from ._watch import ParameterWatch, WatchSwitch
 
+
 class SummaryError(RuntimeError):
     """The model's own forward pass raised; the message says where."""
 
