@@ -184,8 +184,23 @@ def test_forward_keeps_its_signature_and_nothing_is_left_on_the_instances():
         assert "forward" not in module.__dict__ and "_call_impl" not in module.__dict__
 
 
-def test_a_forward_or_call_the_user_set_on_the_instance_is_kept_and_put_back():
-    model = nn.Sequential(nn.Linear(2, 2))
+class Holds(nn.Module):
+    """A custom parent: its Linear is a trusted root, which pauses the parameter watch."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(2, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(x)
+
+    def __getitem__(self, index: int) -> nn.Module:
+        return self.fc
+
+
+@pytest.mark.parametrize("make", [lambda: nn.Sequential(nn.Linear(2, 2)), Holds], ids=["inner", "root"])
+def test_a_forward_or_call_the_user_set_on_the_instance_is_kept_and_put_back(make):
+    model = make()
     calls = []
     own_forward = model[0].forward  # a bound method stored on the instance, as some patches do
     class_call = model[0]._call_impl
@@ -201,6 +216,36 @@ def test_a_forward_or_call_the_user_set_on_the_instance_is_kept_and_put_back():
     assert "Linear-1" in text
     assert model[0].__dict__["forward"] is own_forward
     assert model[0].__dict__["_call_impl"] is own_call
+
+
+class CountingLinear(nn.Linear):
+    """A class of its own overriding ``_call_impl``, as wrappers of modules sometimes do."""
+
+    calls = 0
+
+    def _call_impl(self, *args, **kwargs):
+        CountingLinear.calls += 1
+        return super()._call_impl(*args, **kwargs)
+
+
+class HoldsCounting(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = CountingLinear(2, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(x)
+
+
+def test_a_class_overriding_call_impl_still_runs_it_and_gets_its_row():
+    # The observer stands in for torch's own call only: a class's own `_call_impl` runs.
+    model = HoldsCounting()
+    CountingLinear.calls = 0
+    text, result = summary_string(model, (2,), device="cpu", layout="pypi", plus=False)
+    assert CountingLinear.calls == 1
+    assert [(row.name, row.params) for row in result.rows] == [("CountingLinear-1", 2 * 3 + 3)]
+    assert text == _torchsummary_text(model, (2,))
+    assert "_call_impl" not in model.fc.__dict__
 
 
 class HooksItsChildMidPass(nn.Module):

@@ -8,8 +8,10 @@ a module is observed, for the duration of the pass, through an instance attribut
 sees the output after every hook, as torchsummary's hook, registered last, does. It is used
 wherever the module has no hooks of its own and no global hook exists (hooks would then run
 inside the pause of the parameter watch), is no TorchScript module, is not compiled, and the
-model holds no DataParallel (whose replicas copy instance attributes). Elsewhere hooks
-registered after the user's do the same (see ``_trace._observe`` for the choice).
+model holds no DataParallel (whose replicas copy instance attributes); for a module that
+pauses the watch, also where its call is torch's own. Elsewhere hooks registered after the
+user's do the same (see ``_trace._observe`` for the choice). Where torch's own call would
+do nothing but call ``forward``, the observer calls it itself.
 """
 from __future__ import annotations
 
@@ -42,6 +44,16 @@ _tracing_state = torch._C._get_tracing_state
 PassRow = tuple[str, ModuleFacts, Any]
 
 
+def one_row(append: Callable[[PassRow], None], name: str, facts: ModuleFacts) -> Callable[[Any], None]:
+    """The row writer of a module with one row per call whose facts were read before the
+    pass, where it is not a ``_RootObserver`` that appends the row itself."""
+
+    def note(output: Any) -> None:
+        append((name, facts, output.shape if type(output) is Tensor else describe(output)))
+
+    return note
+
+
 def row_writer(
     rows: list[PassRow],
     module: nn.Module,
@@ -57,18 +69,13 @@ def row_writer(
     call. Where `weight` and `bias` live in the registries, the row's facts were read before
     the pass (``registry``). Otherwise they are read like torchsummary reads them, after the
     module ran (a pre-hook may have made them): at the first call, or at every call where
-    reading runs code.
+    reading runs code. (A module with one row per call and facts read before the pass is
+    observed through ``Observation.observe_row`` instead.)
     """
     if not copies:
         return _ignore
     append = rows.append
     facts = registry
-    if facts is not None and copies == 1:  # nearly every module: the hot path of the pass
-
-        def note_one(output: Any) -> None:  # the output's description, in one frame
-            append((name, facts, output.shape if type(output) is Tensor else describe(output)))
-
-        return note_one
     every_call = traits(type(module)).computes_weight
 
     def note(output: Any) -> None:
@@ -87,9 +94,9 @@ def row_writer(
 
 
 class _Observer:
-    """Observes one module during the pass. Its bound ``call`` or ``pausing_call`` is the
-    module's instance ``_call_impl``. A bound method, because a deep copy of the module (a
-    model may make one in its own forward pass) then copies the observer through
+    """Observes one module during the pass. Its bound ``call`` is the module's instance
+    ``_call_impl``. A bound method, because a deep copy of the module (a model may make one
+    in its own forward pass) then copies the observer through
     ``__deepcopy__``: the copy gets an observer of its own, as a copy of a hooked module gets
     copies of torchsummary's hooks. It runs itself and keeps nothing of the summary."""
 
@@ -99,10 +106,11 @@ class _Observer:
         self, module: nn.Module, note: Callable[[Any], None], observation: Observation, own_call: bool
     ) -> None:
         self.module = module
-        self.original = module._call_impl  # the class's, or one the user set on the instance
-        # whether that is torch's own, which calls `forward` and nothing else where nothing
-        # hooks the module and nothing traces it (see `run`)
+        # whether the module's `_call_impl` is torch's own, which calls `forward` and nothing
+        # else where nothing hooks the module and nothing traces it (see `run`)
         self.direct = not own_call and type(module)._call_impl is _TORCH_CALL
+        if not self.direct:
+            self.original = module._call_impl  # one the user set on the instance, or a class's
         self.note = note
         self.switch = observation.switch
         self.observation = observation
@@ -112,7 +120,9 @@ class _Observer:
         it is called here directly: the same call, without a frame of closures on every
         module call, which costs more than observing it."""
         module = self.module
-        if self.direct and not (
+        if not self.direct:
+            return self.original(*args, **kwargs)
+        if (
             module._forward_hooks
             or module._forward_pre_hooks
             or module._backward_hooks
@@ -120,43 +130,72 @@ class _Observer:
             or any(_GLOBAL_HOOKS)
             or _tracing_state() is not None
         ):
-            return module.forward(*args, **kwargs)
-        return self.original(*args, **kwargs)
+            return _TORCH_CALL(module, *args, **kwargs)
+        return module.forward(*args, **kwargs)
 
     def call(self, *args: Any, **kwargs: Any) -> Any:
         output = self.run(args, kwargs)
         self.switch.unwatched(self.note, output)
         return output
 
-    def pausing_call(self, *args: Any, **kwargs: Any) -> Any:
-        """The hot path of the pass: a trusted root pauses the watch (``WatchSwitch.enter``
-        and ``leave``, in one frame), runs, notes its row before the watch resumes and marks
-        itself as run."""
+    def __deepcopy__(self, memo: dict[int, Any]) -> Any:
+        copied = memo.get(id(self.module))
+        if copied is None:  # the observer copied on its own, not as part of its module
+            return self
+        return self.observation.observe_copy(copied, self.module, isinstance(self, _RootObserver))
+
+
+class _RootObserver(_Observer):
+    """Observes a trusted root whose call is torch's own (nearly every root): the hot path
+    of the pass, in one frame. It pauses the watch while the module runs
+    (``WatchSwitch.enter`` and ``leave``, inline), appends its row before the watch resumes
+    (where its facts were read before the pass; otherwise its note writes the rows) and
+    marks itself as run."""
+
+    __slots__ = ("append", "name", "facts")
+
+    def __init__(
+        self,
+        module: nn.Module,
+        row: tuple[Callable[[PassRow], None], str, ModuleFacts | None],
+        note: Callable[[Any], None],
+        observation: Observation,
+    ) -> None:
+        self.module = module
+        self.direct = True  # (see Observation.observe_row)
+        # (append to the rows, qualified name, facts): the row of each call, where its facts
+        # were read before the pass; otherwise (a copy's) `note` reads them
+        self.append, self.name, self.facts = row
+        self.note = note
+        self.switch = observation.switch
+        self.observation = observation
+
+    def call(self, *args: Any, **kwargs: Any) -> Any:
         switch = self.switch
+        module = self.module
         depth = switch.depth
         paused = False
         if not depth and switch.watching:
-            if switch.verifying and not switch.holds_own(self.module):
-                return self.call(*args, **kwargs)  # other parameters swapped in: watched
+            if switch.verifying and not switch.holds_own(module):
+                return _Observer.call(self, *args, **kwargs)  # other parameters swapped in: watched
             paused = switch.pause(args, kwargs)
         switch.depth = depth + 1
         try:
             output = self.run(args, kwargs)
-            self.note(output)
+            facts = self.facts
+            if facts is None:
+                self.note(output)
+            else:
+                self.append((self.name, facts, output.shape if type(output) is Tensor else describe(output)))
         finally:
-            switch.ran.add(self.module)
+            switch.ran.add(module)
             switch.depth = depth
             if paused:
                 switch.resume()
         return output
 
-    def __deepcopy__(self, memo: dict[int, Any]) -> Any:
-        copied = memo.get(id(self.module))
-        if copied is None:  # the observer copied on its own, not as part of its module
-            return self
-        return self.observation.observe_copy(copied, self.module)
 
-
+_NO_ROW: Any = (None, "", None)  # a root observer's row where its note writes the rows
 _CALL_FRAMES = (_TORCH_CALL.__code__, _Observer.run.__code__)
 
 
@@ -202,26 +241,58 @@ class Observation:
         sees what torchsummary's hook would see and pauses the watch around nothing but
         torch.nn's own code, else with hooks (``kind``: the module's class traits)."""
         instance = module.__dict__
+        own_call = instance.get("_call_impl", _NO_ATTRIBUTE)
+        if not self._wraps(module, kind, own_call, pauses):
+            self.hook(module, note, pauses)
+            return
+        self.wrapped.append((module, own_call))
+        if pauses:
+            observer: _Observer = _RootObserver(module, _NO_ROW, note, self)
+        else:
+            observer = _Observer(module, note, self, own_call is not _NO_ATTRIBUTE)
+        instance["_call_impl"] = observer.call
+
+    def observe_row(
+        self,
+        module: nn.Module,
+        kind: ClassTraits,
+        row: tuple[Callable[[PassRow], None], str, ModuleFacts],
+        pauses: bool,
+    ) -> None:
+        """``observe`` for a module with one row per call whose facts were read before the
+        pass (nearly every module), given the row as (append to the rows, qualified name,
+        facts): the observer of a trusted root appends it itself."""
+        own_call = module.__dict__.get("_call_impl", _NO_ATTRIBUTE)
+        if not (pauses and self._wraps(module, kind, own_call, pauses)):
+            self.observe(module, kind, one_row(*row), pauses)
+            return
+        self.wrapped.append((module, own_call))
+        module.__dict__["_call_impl"] = _RootObserver(module, row, _ignore, self).call
+
+    def _wraps(self, module: nn.Module, kind: ClassTraits, own_call: Any, pauses: bool) -> bool:
+        """Whether an instance ``_call_impl`` sees what torchsummary's hook would see and
+        pauses the watch around nothing but torch.nn's own code (``kind``: the module's class
+        traits; ``own_call``: a `_call_impl` set on its instance). A root (``pauses``) also
+        needs torch's own call: its observer stands in for it."""
         if (
             not self.wrapping
             or kind.script
             or module._forward_hooks
             or module._forward_pre_hooks
-            or "_compiled_call_impl" in instance  # compile() bypasses it
+            or "_compiled_call_impl" in module.__dict__  # compile() bypasses it
         ):
-            self.hook(module, note, pauses)
-            return
-        own_call = instance.get("_call_impl", _NO_ATTRIBUTE)
-        self.wrapped.append((module, own_call))
-        observer = _Observer(module, note, self, own_call is not _NO_ATTRIBUTE)
-        module.__dict__["_call_impl"] = observer.pausing_call if pauses else observer.call
+            return False
+        return not pauses or (own_call is _NO_ATTRIBUTE and type(module)._call_impl is _TORCH_CALL)
 
-    def observe_copy(self, copied: nn.Module, module: nn.Module) -> _Observer:
+    def observe_copy(self, copied: nn.Module, module: nn.Module, pauses: bool) -> _Observer:
         """The observer of a deep copy of ``module``, made during the pass: the copy gets rows
-        as the module does, and pauses the watch where the module does (its parameters are
-        none of the model's)."""
+        as the module does, and pauses the watch where the module does (``pauses``; its
+        parameters are none of the model's)."""
         self.wrapped.append((copied, _NO_ATTRIBUTE))  # the copy's `_call_impl` goes after the pass
-        return _Observer(copied, self.copy_rows(copied, module), self, False)
+        note = self.copy_rows(copied, module)
+        if pauses:
+            return _RootObserver(copied, _NO_ROW, note, self)
+        return _Observer(copied, note, self, False)
 
     def hook(self, module: nn.Module, note: Callable[[Any], None], pauses: bool) -> None:
         """Observe ``module`` with hooks: the row's after the user's hooks (it sees the output

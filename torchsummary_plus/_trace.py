@@ -170,8 +170,12 @@ def _observe(
         pauses = module in trusted_roots
         if not copies and not pauses:
             continue
-        note = row_writer(target, module, name, copies, known, facts.get(module))
-        observation.observe(module, kind, note, pauses)
+        row_facts = facts.get(module)
+        if copies == 1 and row_facts is not None:  # nearly every module
+            observation.observe_row(module, kind, (target.append, name, row_facts), pauses)
+        else:
+            note = row_writer(target, module, name, copies, known, row_facts)
+            observation.observe(module, kind, note, pauses)
 
 
 def run_trace(model: nn.Module, spec: CallSpec) -> Trace:
