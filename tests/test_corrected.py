@@ -832,3 +832,66 @@ def test_torchsummary_tensors_counted_once_and_what_no_row_counts():
     assert result.uncounted_params == [("scale", 4)]
     # all parameters once: 40 + 16 + 4 + 4 + 10 = 74
     assert result.unique_params == 74
+
+
+class FrozenNoSharing(nn.Module):
+    """No tensor in two rows: a frozen weight with a trainable bias, and a parameter not
+    named weight or bias."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+        self.fc.weight.requires_grad_(False)
+        self.scale = nn.Parameter(torch.ones(4))
+        self.out = nn.Linear(4, 2)
+
+    def forward(self, x):
+        return self.out(self.fc(x) * self.scale)
+
+
+def test_torchsummary_tensors_counted_once_without_sharing():
+    _, result = run(FrozenNoSharing(), (4,))
+    # rows: Linear-1 (fc) 16 + 4, Linear-2 (out) 8 + 2
+    assert result.total_params == 30
+    assert result.deduplicated_params == 30
+    # the row's weight decides: fc's is frozen, out's is not: 10
+    assert result.trainable_params == 10
+    assert result.deduplicated_trainable_params == 10
+    # each tensor's own flag: fc.bias 4 + out 10 = 14
+    assert result.deduplicated_requires_grad_params == 14
+    assert result.deduplicated_params_bytes == 30 * 4
+    assert result.uncounted_params == [("scale", 4)]
+    assert result.shared_rows == {}
+    assert result.unique_params == 34
+
+
+class WeightIsBias(nn.Module):
+    """One parameter registered as both `weight` and `bias`."""
+
+    def __init__(self):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(3))
+        self.register_parameter("bias", self.weight)
+
+    def forward(self, x):
+        return x * self.weight + self.bias
+
+
+class HoldsWeightIsBias(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.affine = WeightIsBias()
+
+    def forward(self, x):
+        return self.affine(x)
+
+
+def test_a_row_counting_one_tensor_as_weight_and_bias():
+    text, result = run(HoldsWeightIsBias(), (3,))
+    # torchsummary adds weight and bias: 3 + 3
+    assert "WeightIsBias-1" in text and result.total_params == 6
+    # the tensor once, and no row repeats another
+    assert result.deduplicated_params == 3
+    assert result.deduplicated_params_bytes == 3 * 4
+    assert result.shared_rows == {}
+    assert result.unique_params == 3

@@ -135,6 +135,21 @@ def table_rows(trace: Trace, batch_size: int) -> tuple[list[Row], RowSums]:
 
 def _parameter_sums(rows: list[Row], holding: list[tuple[int, ModuleFacts]], output_numel: int) -> RowSums:
     """Count the rows' parameters; a row repeating an earlier row's gets ``shared_with``."""
+    facts_held = [facts for _, facts in holding]
+    naive = [pair for facts in facts_held for pair in facts.naive]
+    counted = {key for key, _ in naive}
+    row_ids = [key for facts in facts_held for key in facts.row_ids]
+    if len(counted) == len(naive) and len(set(row_ids)) == len(row_ids):
+        # Nearly every model: no tensor in two rows, none counted twice in one. Each row's
+        # tensors are then counted once as they are, and no row repeats another.
+        infos = [info for _, info in naive]
+        naive_total = sum([facts.naive_count for facts in facts_held])
+        naive_trainable = sum([facts.naive_count for facts in facts_held if facts.trainable])
+        return RowSums(
+            naive_total, naive_trainable, output_numel, bool(naive), {}, {}, naive_total,
+            naive_trainable, sum([info.numel for info in infos if info.trainable]),
+            sum([info.nbytes for info in infos]), counted,
+        )
     naive_total = naive_trainable = 0
     deduplicated = deduplicated_trainable = deduplicated_requires_grad = deduplicated_bytes = 0
     first_row: dict[int, str] = {}  # parameter id -> first row holding it
