@@ -89,7 +89,7 @@ def registry_facts(
         weight, bias = _registered(module, "weight"), _registered(module, "bias")
         return _tensor_facts(module, weight, bias, known, kind)
     own = known.owners.get(module, ()) if module._parameters else ()
-    return _facts(type(module), kind, own, *registered)
+    return _facts(type(module), kind, own, *registered)  # (`weight` and `bias` are its own)
 
 
 def _tensor_facts(
@@ -97,20 +97,24 @@ def _tensor_facts(
 ) -> ModuleFacts:
     """The facts of a row counting ``weight`` and ``bias`` (where they are tensors)."""
     counted = [known.info(t) if isinstance(t, Tensor) else None for t in (weight, bias)]
-    return _facts(type(module), kind, known.owners.get(module, ()), *counted)
+    row_ids = known.owners.get(module, ())  # its own, then `weight` or `bias` where not
+    for entry in counted:  # (another module's, or a buffer)
+        if entry is not None and entry[0] not in row_ids:
+            row_ids += (entry[0],)
+    return _facts(type(module), kind, row_ids, *counted)
 
 
 def _facts(
-    cls: type, kind: ClassTraits, own: tuple[int, ...], weight: Counted, bias: Counted
+    cls: type, kind: ClassTraits, row_ids: tuple[int, ...], weight: Counted, bias: Counted
 ) -> ModuleFacts:
-    """The facts of a row of a module of class ``cls`` (``kind``: its traits) owning the
-    parameters ``own`` and counting ``weight`` and ``bias``. (Once per module, in the walk:
-    plain steps.)"""
+    """The facts of a row of a module of class ``cls`` (``kind``: its traits) counting
+    ``weight`` and ``bias``; ``row_ids``: its own parameters and those two. (Once per
+    module, in the walk: plain steps.)"""
     if weight is None:
         if bias is None:
-            if not own:  # activations, pooling, dropout...
+            if not row_ids:  # activations, pooling, dropout...
                 return _without_parameters(cls, kind)
-            return new_named(ModuleFacts, (kind.row_name, 0, None, (), own))
+            return new_named(ModuleFacts, (kind.row_name, 0, None, (), row_ids))
         naive: tuple[tuple[int, ParamInfo], ...] = (bias,)
         count = bias[1].numel
         trainable = None
@@ -121,10 +125,6 @@ def _facts(
             naive, count = (weight,), info.numel
         else:
             naive, count = (weight, bias), info.numel + bias[1].numel
-    row_ids = own  # and `weight` or `bias` where they are not the module's own
-    for key, _ in naive:
-        if key not in row_ids:
-            row_ids += (key,)
     return new_named(ModuleFacts, (kind.row_name, count, trainable, naive, row_ids))
 
 
