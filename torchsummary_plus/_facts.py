@@ -79,7 +79,8 @@ def registry_facts(
     (the common case: neither its class, ``kind`` its traits, nor the instance has such an
     attribute), read there directly, since ``Module.__getattr__`` raising for a missing name
     is slow; None where an attribute may make them while the module runs. ``registered``:
-    the `weight` and `bias` its ``_parameters`` holds, as the index found them. The forward
+    the `weight` and `bias` its ``_parameters`` holds, as the index found them
+    (``NOT_REGISTERED`` where it holds none). The forward
     pass cannot change the registries as far as the summary goes (it puts them back), so
     they are read once, before it."""
     instance = module.__dict__
@@ -88,7 +89,9 @@ def registry_facts(
     if module._buffers or module._modules:  # either may also be a buffer, or a module
         weight, bias = _registered(module, "weight"), _registered(module, "bias")
         return _tensor_facts(module, weight, bias, known, kind)
-    own = known.owners.get(module, ()) if module._parameters else ()
+    if registered is NOT_REGISTERED:  # nothing registered: activations, pooling, dropout...
+        return _without_parameters(type(module), kind)
+    own = known.owners.get(module, ())
     return _facts(type(module), kind, own, *registered)  # (`weight` and `bias` are its own)
 
 
