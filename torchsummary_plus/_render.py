@@ -18,20 +18,24 @@ def _row_line(name: str, shape: str, params: str) -> str:
     return "{:>20}  {:>25} {:>15}".format(name, shape, params)
 
 
-def _shape_text(shown: Any, known: dict[tuple[int, ...], str]) -> str:
-    """``str(shown)``, remembered for flat shapes (a tuple key is cheaper than the text)."""
-    if type(shown) is not list:
-        return str(shown)
-    key = tuple(shown)
-    try:
-        text = known.get(key)
-    except TypeError:  # lists inside: nested outputs
-        return str(shown)
-    if text is None:
-        text = str(shown)
-        if all(type(n) is int for n in key):  # only plain shapes: True == 1 as a key
-            known[key] = text
-    return text
+def _line_end(shown: Any, params: int, known: dict[tuple[tuple[int, ...], int], str]) -> str:
+    """A row's line after its name: the Output Shape and Param # cells, in ``_row_line``'s
+    layout. Remembered for flat shapes: most rows repeat an earlier row's shape and count
+    (a tuple key is cheaper than the text)."""
+    key = None
+    if type(shown) is list:
+        key = (tuple(shown), params)
+        try:
+            end = known.get(key)
+        except TypeError:  # lists inside: nested outputs
+            key = None
+        else:
+            if end is not None:
+                return end
+    end = "  {:>25} {:>15,}".format(str(shown), params)
+    if key is not None and all(type(n) is int for n in key[0]):  # only plain shapes: True == 1
+        known[key] = end
+    return end
 
 
 def legacy_table(rows: list[Row], legacy: LegacyFigures) -> Iterator[str]:
@@ -39,11 +43,9 @@ def legacy_table(rows: list[Row], legacy: LegacyFigures) -> Iterator[str]:
     yield RULE
     yield _row_line("Layer (type)", "Output Shape", "Param #")
     yield DOUBLE_RULE
-    no_params = f"{0:>15,}"  # most rows: activations, pooling, dropout
-    shape_texts: dict[tuple[int, ...], str] = {}  # most rows repeat an earlier row's shape
-    for row in rows:  # _row_line's layout, in one format call per row
-        count = f"{row.params:>15,}" if row.params else no_params
-        yield f"{row.name:>20}  {_shape_text(row.output_shape, shape_texts):>25} {count}"
+    line_ends: dict[tuple[tuple[int, ...], int], str] = {}
+    for row in rows:
+        yield f"{row.name:>20}{_line_end(row.output_shape, row.params, line_ends)}"
     yield DOUBLE_RULE
     yield "Total params: {0:,}".format(legacy.total_params)
     yield "Trainable params: {0:,}".format(legacy.trainable_params)
