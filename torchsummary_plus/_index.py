@@ -25,6 +25,7 @@ class ModelIndex:
     script_tops: list[nn.Module] = field(default_factory=list)  # outermost TorchScript modules
     params: dict[int, ParamInfo] = field(default_factory=dict)  # id -> info, definition order
     owners: dict[nn.Module, tuple[int, ...]] = field(default_factory=dict)  # own parameter ids
+    containers: set[nn.Module] = field(default_factory=set)  # modules with children
     lazy: list[str] = field(default_factory=list)  # modules with uninitialised parameters
     # row facts of the modules whose `weight` and `bias` can only be in their registries
     facts: dict[nn.Module, ModuleFacts] = field(default_factory=dict)
@@ -41,6 +42,7 @@ def index_model(model: nn.Module) -> ModelIndex:
     """
     index = ModelIndex()
     names, visits, facts, trusted_roots = index.names, index.visits, index.facts, index.trusted_roots
+    containers = index.containers
     known = KnownTensors(index.params, {}, index.owners)
 
     def walk(module: nn.Module, name: str, inside_script: bool) -> bool:
@@ -67,6 +69,7 @@ def index_model(model: nn.Module) -> ModelIndex:
         children = module._modules
         if not children:
             return kind.torch_nn
+        containers.add(module)
         prefix = name + "." if name else ""
         trusted_children = []
         all_trusted = True

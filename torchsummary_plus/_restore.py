@@ -36,6 +36,7 @@ class ModelSnapshot:
         self.buffers = []
         self.written = []
         params: dict[int, nn.Parameter] = {}
+        record = self.modules.append
         for m in modules:
             kind = TRAITS_BY_CLASS.get(type(m)) or traits(type(m))
             own, buffers = m._parameters, m._buffers
@@ -51,7 +52,7 @@ class ModelSnapshot:
                     children.copy() if children else _NOTHING,
                     non_persistent.copy() if non_persistent else _NO_NAMES,
                 )
-            self.modules.append((m, m.training, registrations))
+            record((m, m.training, registrations))
             if buffers:
                 self.buffers += [(b, b.detach().clone()) for b in buffers.values() if b is not None]
             if own:
@@ -61,9 +62,10 @@ class ModelSnapshot:
                 if kind.renorms and m.max_norm is not None:  # embeddings renormalising in place
                     self.written += [(p, p.detach().clone()) for p in m.parameters(recurse=False)]
         self.flags = []
+        flag = self.flags.append
         for param in params.values():
             grad = param.grad
-            self.flags.append((param, param.requires_grad, grad, param._version))
+            flag((param, param.requires_grad, grad, param._version))
             if grad is not None:
                 param.grad = None
         self.cpu_rng = torch.get_rng_state()
@@ -72,7 +74,13 @@ class ModelSnapshot:
     def restore(self, originals: dict[int, tuple[torch.Tensor, torch.Tensor]]) -> None:
         """Put everything back; ``originals`` holds copies of parameters the pass wrote to."""
         for module, training, registrations in self.modules:
-            if registrations is not None:
+            if registrations is not None and (
+                registrations is not _NONE_REGISTERED
+                or module._parameters  # most modules: nothing registered before or after
+                or module._buffers
+                or module._modules
+                or module._non_persistent_buffers_set
+            ):
                 params, buffers, children, non_persistent = registrations
                 if module._parameters != params:
                     _put_back(module._parameters, params)

@@ -211,7 +211,7 @@ def run_trace(model: nn.Module, spec: CallSpec) -> Trace:
         put_back(guarded)
         observation.undo()
         snapshot.restore(watch.originals)
-    used = {canonical.get(i, i) for i in watch.seen_ids} | switch.used_ids()
+    used = {canonical.get(i, i) for i in watch.seen_ids} | switch.used_ids(index.containers)
     for module in index.script_tops:
         used.update(id(p) for p in module.parameters())
     untraced = [

@@ -13,6 +13,7 @@ Where custom code cannot yet hold a parameter, the watch is not on the stack at 
 from __future__ import annotations
 
 import threading
+from itertools import chain, repeat
 from typing import Any, Callable, Iterable
 
 import torch
@@ -209,13 +210,11 @@ class WatchSwitch:
         finally:
             _push(self.watch)
 
-    def used_ids(self) -> set[int]:
-        """Every parameter below the trusted roots that ran."""
-        owners = self.owners
-        ids: set[int] = set()
-        for module in self.ran:
-            if module._modules:
-                ids.update([id(p) for p in module.parameters()])
-            else:
-                ids.update(owners.get(module, ()))
+    def used_ids(self, containers: set[nn.Module]) -> set[int]:
+        """Every parameter below the trusted roots that ran (``containers``: the model's
+        modules that have children; the others hold only their own parameters)."""
+        ran = self.ran
+        ids = set(chain.from_iterable(map(self.owners.get, ran, repeat(()))))
+        for module in ran & containers:
+            ids.update([id(p) for p in module.parameters()])
         return ids
