@@ -41,6 +41,9 @@ def _telling(method: Callable[..., Any], news: str) -> Callable[..., Any]:
     return tell
 
 
+_dict_getitem = dict.__getitem__
+
+
 class GuardedParameters(dict):
     """A module's ``_parameters`` during the pass: every way of reading a value from it
     tells the switch first (iterating keys is covered so that ``dict(...)`` copies through
@@ -58,7 +61,7 @@ class GuardedParameters(dict):
         # here, and a plain signature costs about a third of the generic one.
         if not self.switch.depth:
             self.switch.parameter_read()
-        return dict.__getitem__(self, key)
+        return _dict_getitem(self, key)
 
     get = _telling(dict.get, "parameter_read")
     values = _telling(dict.values, "parameter_read")

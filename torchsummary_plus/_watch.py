@@ -95,8 +95,14 @@ class WatchSwitch:
 
     The watch is paused only when it is on top of the mode stack (a mode the model pushes
     itself stays untouched) and resumed when the outermost trusted module returns or raises.
-    Both are on the hot path of every call of a trusted root, so they stay small.
+    Both are on the hot path of every call of a trusted root, so they stay small (and its
+    attributes are slots, read on every call).
     """
+
+    __slots__ = (
+        "watch", "owners", "canonical", "depth", "paused", "base", "top", "watching",
+        "verifying", "untrusted", "thread", "ran",
+    )
 
     def __init__(self, watch: ParameterWatch, owners: dict[nn.Module, tuple[int, ...]]) -> None:
         self.watch = watch
