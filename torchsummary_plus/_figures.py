@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, Iterable, NamedTuple
 
 import torch
 
 from ._arguments import CallSpec
-from ._facts import ModuleFacts, new_named
+from ._facts import ModuleFacts, ParamInfo, new_named
 from ._shapes import shown_and_counted
 from ._trace import Trace
 
@@ -197,23 +197,35 @@ def input_bytes(spec: CallSpec) -> int:
     )
 
 
+def _totals(infos: Iterable[ParamInfo]) -> tuple[int, int, int]:
+    """(parameters, trainable ones, bytes) of ``infos``."""
+    infos = list(infos)
+    return (
+        sum([p.numel for p in infos]),
+        sum([p.numel for p in infos if p.trainable]),
+        sum([p.nbytes for p in infos]),
+    )
+
+
 def corrected_figures(trace: Trace, spec: CallSpec, sums: RowSums) -> CorrectedFigures:
     params, used_ids = trace.params, trace.used_ids
-    used = [info for i, info in params.items() if i in used_ids]
+    unique = used = _totals(params.values())
     unused = []
-    for module, ids in trace.owners.items():
-        if used_ids.issuperset(ids):  # nearly every module: all its parameters used
-            continue
-        count = sum([params[i].numel for i in ids if i not in used_ids])
-        if count:
-            unused.append((trace.names[module], count))
+    if not used_ids.issuperset(params):  # (nearly always every parameter is used)
+        used = _totals([info for i, info in params.items() if i in used_ids])
+        for module, ids in trace.owners.items():
+            if used_ids.issuperset(ids):  # nearly every module: all its parameters used
+                continue
+            count = sum([params[i].numel for i in ids if i not in used_ids])
+            if count:
+                unused.append((trace.names[module], count))
     return CorrectedFigures(
-        unique_params=sum([p.numel for p in params.values()]),
-        unique_trainable_params=sum([p.numel for p in params.values() if p.trainable]),
-        used_params=sum([p.numel for p in used]),
-        used_trainable_params=sum([p.numel for p in used if p.trainable]),
-        unique_params_bytes=sum([p.nbytes for p in params.values()]),
-        used_params_bytes=sum([p.nbytes for p in used]),
+        unique_params=unique[0],
+        unique_trainable_params=unique[1],
+        used_params=used[0],
+        used_trainable_params=used[1],
+        unique_params_bytes=unique[2],
+        used_params_bytes=used[2],
         input_bytes=input_bytes(spec),
         shared_rows=sums.shared_rows,
         counted_twice=sums.counted_twice,
@@ -223,5 +235,9 @@ def corrected_figures(trace: Trace, spec: CallSpec, sums: RowSums) -> CorrectedF
         deduplicated_trainable_params=sums.deduplicated_trainable,
         deduplicated_requires_grad_params=sums.deduplicated_requires_grad,
         deduplicated_params_bytes=sums.deduplicated_bytes,
-        uncounted=[(p.name, p.numel) for i, p in params.items() if i not in sums.counted],
+        uncounted=(
+            []  # every parameter is a row's `weight` or `bias`: the common case
+            if sums.counted.issuperset(params)
+            else [(p.name, p.numel) for i, p in params.items() if i not in sums.counted]
+        ),
     )
