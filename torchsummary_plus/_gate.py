@@ -52,9 +52,14 @@ class GuardedParameters(dict):
 
     __slots__ = ("switch",)
 
-    def __init__(self, switch: WatchSwitch, registry: dict[str, Any]) -> None:
-        super().__init__(registry)
-        self.switch = switch
+    @classmethod
+    def of(cls, switch: WatchSwitch, registry: dict[str, Any]) -> GuardedParameters:
+        """A guarded copy of ``registry`` telling ``switch`` (dict's own constructor copies
+        it: one is made per module with parameters, and a Python ``__init__`` would double
+        the cost)."""
+        guarded = cls(registry)
+        guarded.switch = switch
+        return guarded
 
     def __getitem__(self, key: str) -> Any:
         # Spelt out, not made by _telling: every `self.weight` of a running layer comes
@@ -135,7 +140,7 @@ def guard_registries(index: ModelIndex, switch: WatchSwitch) -> list[tuple[nn.Mo
     try:
         for module in index.owners:
             registry = module.__dict__["_parameters"]
-            module.__dict__["_parameters"] = GuardedParameters(switch, registry)
+            module.__dict__["_parameters"] = GuardedParameters.of(switch, registry)
             originals.append((module, registry))
     except BaseException:  # an interrupt half-way: leave no registry swapped
         put_back(originals)
