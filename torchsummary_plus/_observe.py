@@ -101,6 +101,7 @@ class _Observer:
     copies of torchsummary's hooks. It runs itself and keeps nothing of the summary."""
 
     __slots__ = ("module", "original", "direct", "note", "switch", "observation")
+    pauses = False  # whether it pauses the watch while its module runs (a trusted root's)
 
     def __init__(
         self, module: nn.Module, note: Callable[[Any], None], observation: Observation, own_call: bool
@@ -142,7 +143,7 @@ class _Observer:
         copied = memo.get(id(self.module))
         if copied is None:  # the observer copied on its own, not as part of its module
             return self
-        return self.observation.observe_copy(copied, self.module, isinstance(self, _RootObserver))
+        return self.observation.observe_copy(copied, self.module, self.pauses)
 
 
 class _RootObserver(_Observer):
@@ -153,6 +154,7 @@ class _RootObserver(_Observer):
     marks itself as run."""
 
     __slots__ = ("append", "name", "facts")
+    pauses = True
 
     def __init__(
         self,
