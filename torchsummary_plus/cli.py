@@ -3,32 +3,54 @@
 Three uses: no arguments runs the demo; ``TARGET --input-size ...`` summarizes a model named
 on the command line; ``run SCRIPT.py [ARGS...]`` runs a script written for torchsummary with
 its imports redirected here. Mistakes in the arguments end with a message and status 2.
+
+torch is imported only once argparse has answered, so ``--help`` and ``--version`` are instant.
 """
 from __future__ import annotations
 
 import argparse
 import importlib
 import importlib.util
+import inspect
 import json
 import os
+import re
 import runpy
 import sys
 import traceback
+from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any
 
-import torch
-import torch.nn as nn
 from tabulate import tabulate_formats
 
-from ._arguments import LAYOUTS, check_call
-from ._compare import print_comparison
-from ._legacy_shim import torchsummary_redirected
-from ._trace import SummaryError
-from .api import _summarize
+from ._version import __version__
+
+if TYPE_CHECKING:
+    import torch
+    import torch.nn as nn
 
 PROG = "torchsummary-plus"
+LAYOUTS = ("pypi", "master")  # _arguments.LAYOUTS, which imports torch; a test checks they agree
+FORMAT_ALIASES = {"markdown": "pipe", "md": "pipe"}  # Markdown's pipe table
+USAGE = f"""\
+{PROG} [-h] [--version]
+       {PROG} TARGET --input-size D1,D2,... [options]
+       {PROG} run SCRIPT.py [ARGS ...]"""
+DESCRIPTION = """\
+torchsummary's table, byte for byte, followed by the figures it gets wrong.
+
+Without arguments: a demo of three small models.
+With TARGET: summarize the model TARGET names (see TARGET and the options below).
+run SCRIPT.py [ARGS ...]: run a script written for torchsummary, as 'python SCRIPT.py ARGS'
+  would, with its torchsummary imports resolved to torchsummary_plus."""
+RUN_HELP = """\
+SCRIPT.py   the script to run; its folder comes first on sys.path
+ARGS        the script's own arguments (its sys.argv[1:]), passed on unchanged"""
+# Python parameter names in the messages of the checks (_arguments), as the flags that set them.
+FLAGS = {"input_size": "--input-size", "batch_size": "--batch-size", "dtypes": "--dtypes",
+         "device": "--device", "layout": "--layout"}
 
 
 class UsageError(Exception):
@@ -55,9 +77,11 @@ def parse_input_size(text: str) -> tuple[int, ...]:
 
 def parse_dtypes(text: str) -> tuple[torch.dtype, ...]:
     """``float,long`` to torch dtypes; any name torch gives a dtype (``torch.`` optional)."""
+    import torch
+
     found = []
-    for name in text.split(","):
-        name = name.strip().removeprefix("torch.")
+    for item in text.split(","):
+        name = item.strip().removeprefix("torch.")
         dtype = getattr(torch, name, None) if name else None
         if not isinstance(dtype, torch.dtype):
             raise argparse.ArgumentTypeError(
@@ -68,20 +92,48 @@ def parse_dtypes(text: str) -> tuple[torch.dtype, ...]:
     return tuple(found)
 
 
+def parse_build_args(text: str) -> tuple[list[Any], dict[str, Any]]:
+    """A JSON list (positional arguments) or object (keyword arguments) for TARGET's constructor."""
+    expected = "expected a JSON list (positional arguments) or object (keyword arguments), " \
+               "such as '[4, 2]' or '{\"in_features\": 4, \"out_features\": 2}'"
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise argparse.ArgumentTypeError(f"{text!r} is not JSON ({error}): {expected}") from None
+    if isinstance(value, list):
+        return value, {}
+    if isinstance(value, dict):
+        return [], value
+    raise argparse.ArgumentTypeError(f"{text!r} is a JSON {type(value).__name__}: {expected}")
+
+
+def parse_format(text: str) -> str:
+    """A tabulate format name; ``markdown`` and ``md`` mean its pipe table."""
+    name = FORMAT_ALIASES.get(text, text)
+    if name not in tabulate_formats:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a table format: expected markdown (or md), "
+            + ", ".join(tabulate_formats)
+        )
+    return name
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog=PROG,
-        description=(
-            "torchsummary's table, byte for byte, followed by the figures it gets wrong. "
-            "Without arguments: a demo of three small models. "
-            f"'{PROG} run SCRIPT.py [ARGS...]' runs a script written for torchsummary "
-            "with its torchsummary imports resolved to torchsummary_plus."
-        ),
+        prog=PROG, usage=USAGE, description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="arguments of run:\n" + RUN_HELP,
     )
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     parser.add_argument(
         "target", nargs="?", metavar="TARGET",
-        help="path/to/file.py:NAME or package.module:NAME, where NAME is an nn.Module "
-             "subclass or a callable returning a module, built with no arguments",
+        help="path/to/file.py:NAME or package.module:NAME, where NAME is an nn.Module, an "
+             "nn.Module subclass or a callable returning a module (built with --build-args)",
+    )
+    parser.add_argument(
+        "--build-args", type=parse_build_args, default=([], {}), metavar="JSON",
+        help="arguments for building TARGET: a JSON list (positional) or object (keyword), "
+             "e.g. '[4, 2]' or '{\"in_features\": 4, \"out_features\": 2}' (default: none)",
     )
     parser.add_argument(
         "--input-size", action="append", type=parse_input_size, metavar="D1,D2,...",
@@ -102,24 +154,26 @@ def build_parser() -> argparse.ArgumentParser:
                         help="after the summary, the comparison table and the torchsummary check")
     output.add_argument("--json", action="store_true",
                         help="print one JSON object with every figure and the rows, nothing else")
-    parser.add_argument("--format", choices=tabulate_formats, metavar="FMT",
-                        help="tabulate format of the --compare table (default simple): "
-                             + ", ".join(tabulate_formats))
+    parser.add_argument("--format", type=parse_format, metavar="FMT",
+                        help="format of the --compare table: simple (default), markdown (or md), "
+                             "or any other tabulate format: " + ", ".join(tabulate_formats))
     return parser
 
 
 def build_run_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog=f"{PROG} run",
+        prog=f"{PROG} run", usage=f"{PROG} run SCRIPT.py [ARGS ...]",
         description="Run SCRIPT.py as 'python SCRIPT.py ARGS' would, with 'import torchsummary' "
                     "resolved to torchsummary_plus.",
+        epilog="arguments:\n" + RUN_HELP, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("script", metavar="SCRIPT.py")
-    parser.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS")
+    # Both optional for argparse, so that a missing script gets a message of its own.
+    parser.add_argument("script", nargs="?", metavar="SCRIPT.py", help=argparse.SUPPRESS)
+    parser.add_argument("args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     return parser
 
 
-def _exit_code(code: Any) -> int:
+def _exit_code(code: object) -> int:
     """What the interpreter makes of ``sys.exit(code)``."""
     if code is None:
         return 0
@@ -162,8 +216,28 @@ def _import_module(name: str) -> ModuleType:
         raise UserCodeError(f"importing {name!r} failed: {type(error).__name__}: {error}") from error
 
 
-def load_model(target: str) -> nn.Module:
-    """Import TARGET's file or module and build NAME with no arguments."""
+def _check_buildable(target: str, value: Any, args: list[Any], kwargs: dict[str, Any]) -> None:
+    """A constructor that cannot take the given arguments is a usage error, before it runs."""
+    try:
+        signature = inspect.signature(value).replace(return_annotation=inspect.Signature.empty)
+    except (TypeError, ValueError):
+        return  # no signature to check (some builtins): calling it will tell
+    try:
+        signature.bind(*args, **kwargs)
+    except TypeError as error:
+        if args or kwargs:
+            problem, hint = "from --build-args", "check --build-args against"
+        else:
+            problem, hint = "without arguments", "give them with --build-args, a JSON list or object " \
+                "such as '[4, 2]' or '{\"in_features\": 4}'; its signature is"
+        raise UsageError(f"TARGET {target!r} cannot be built {problem}: {error}; {hint} "
+                         f"{getattr(value, '__name__', 'TARGET')}{signature}") from None
+
+
+def load_model(target: str, args: list[Any], kwargs: dict[str, Any]) -> nn.Module:
+    """Import TARGET's file or module and build NAME from the given arguments."""
+    import torch.nn as nn
+
     where, _, name = target.rpartition(":")
     if not where or not name:
         raise UsageError(f"TARGET {target!r} is not valid: expected path/to/file.py:NAME "
@@ -176,12 +250,16 @@ def load_model(target: str) -> nn.Module:
             raise UsageError(f"{where!r} has no attribute {name!r}")
         value = getattr(value, part)
     if isinstance(value, nn.Module):
+        if args or kwargs:
+            raise UsageError(f"{name!r} is already a module: --build-args applies to a class "
+                             "or a callable that builds one")
         return value
     if not callable(value):
         raise UsageError(f"{name!r} is of type {type(value).__name__}, not an nn.Module subclass "
                          "or a callable returning a module")
+    _check_buildable(target, value, args, kwargs)
     try:
-        model = value()
+        model = value(*args, **kwargs)
     except Exception as error:
         raise UserCodeError(f"building {name}() failed: {type(error).__name__}: {error}") from error
     if not isinstance(model, nn.Module):
@@ -190,6 +268,8 @@ def load_model(target: str) -> nn.Module:
 
 
 def _device(text: str) -> torch.device:
+    import torch
+
     try:
         device = torch.device(text.strip().lower())
     except RuntimeError:
@@ -201,33 +281,57 @@ def _device(text: str) -> torch.device:
     return device
 
 
+def flag_message(message: str) -> str:
+    """A check's message in the command line's words: ``batch_size=0`` becomes ``--batch-size 0``."""
+    names = "|".join(FLAGS)
+    return re.sub(rf"\b({names})(=|\b)",
+                  lambda m: FLAGS[m[1]] + (" " if m[2] == "=" else ""), message)
+
+
+def forward_error_message(message: str) -> str:
+    """The failing-module message without parentheses inside parentheses.
+
+    ``_trace`` names the root module "(the model itself)" in the slot of a qualified name,
+    which then sits before the parenthesised row name.
+    """
+    return message.replace("in module (the model itself) (", "in the model itself (")
+
+
 def summarize_target(args: argparse.Namespace) -> int:
     """Build the model, run one pass and print what the options ask for."""
+    from ._arguments import check_call
+    from ._trace import SummaryError
+    from .api import _summarize
+
     device = _device(args.device)
-    model = load_model(args.target).to(device)
+    model = load_model(args.target, *args.build_args).to(device)
     sizes = args.input_size
     input_size = sizes[0] if len(sizes) == 1 else sizes
     dtypes = list(args.dtypes) if args.dtypes else None
     try:
         spec = check_call(model, input_size, args.batch_size, device, dtypes, args.layout)
     except (TypeError, ValueError) as error:
-        raise UsageError(str(error)) from None
+        raise UsageError(flag_message(str(error))) from None
     try:
         lines, result = _summarize(spec, model, plus=not args.no_plus)
     except SummaryError as error:
-        raise UserCodeError(str(error)) from error
+        raise UserCodeError(forward_error_message(str(error))) from error
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))
         return 0
     for line in lines:
         print(line)
     if args.compare:
+        from ._compare import print_comparison
+
         print_comparison(model, spec, result, args.format or "simple")
     return 0
 
 
 def run_script(script: str, script_args: Sequence[str]) -> int:
     """Run ``script`` as ``python script args`` would; its exit status is returned."""
+    from ._legacy_shim import torchsummary_redirected
+
     path = Path(script)
     if not path.is_file():
         raise UsageError(f"no such file: {script!r}")
@@ -258,7 +362,10 @@ def _print_script_traceback(error: BaseException, script: str) -> None:
 
 def _main(argv: list[str]) -> int:
     if argv[:1] == ["run"]:
-        run_args = build_run_parser().parse_args(argv[1:])
+        run_parser = build_run_parser()
+        run_args = run_parser.parse_args(argv[1:])
+        if run_args.script is None:
+            run_parser.error("run needs a script: give SCRIPT.py, then the script's own arguments")
         return run_script(run_args.script, run_args.args)
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -280,7 +387,6 @@ def _main(argv: list[str]) -> int:
     except UserCodeError as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return 1
-    return 0  # not reached: parser.error exits
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -290,5 +396,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as error:  # from `run`
         print(f"{PROG} run: error: {error}", file=sys.stderr)
         return 2
-    except SystemExit as exit:  # argparse's errors and --help
+    except SystemExit as exit:  # argparse's errors, --help and --version
         return _exit_code(exit.code)
