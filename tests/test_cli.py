@@ -5,8 +5,10 @@ figures against arithmetic written out here."""
 from __future__ import annotations
 
 import contextlib
+import importlib.metadata
 import io
 import json
+import re
 import runpy
 import subprocess
 import sys
@@ -17,6 +19,7 @@ import torch.nn as nn
 import torchsummary
 from tabulate import tabulate
 
+import torchsummary_plus
 from torchsummary_plus import cli
 from torchsummary_plus._demo import SharedConv, TwoConvs, UnusedConv
 
@@ -66,9 +69,10 @@ def test_demo(capsys):
     code = cli.main([])
     out = capsys.readouterr().out
     assert code == 0
-    assert "Input (1, 64, 64) instead of the write-up's (1, 512, 512)" in out
+    for word in ("write-up", "seed", "issue"):  # the demo speaks of its models only
+        assert word not in out
     parts = out.split("\n=== ")
-    assert len(parts) == 5  # intro, three cases, side by side
+    assert len(parts) == 5  # intro, three models, side by side
     # (model, counted once, used in pass, footnotes): each conv is 3*3 = 9, no bias
     cases = [
         (TwoConvs(), "18", "18", []),
@@ -79,7 +83,8 @@ def test_demo(capsys):
           "[2] Never used in this pass: conv2 (9)"]),
     ]
     for part, (model, once, used, notes) in zip(parts[1:4], cases):
-        body = part.split("\n", 1)[1]
+        title, body = part.split("\n", 1)
+        assert title == f"{type(model).__name__} ==="
         assert body.startswith(real_table(model, (1, 64, 64)))  # torchsummary's table, 18 params
         assert "Total params: 18\n" in body
         assert figure_line("All parameters", once, used) + "\n" in body
@@ -88,14 +93,10 @@ def test_demo(capsys):
             assert "\n" + note + "\n" in body
         assert "[1]" in body if notes else "[1]" not in body
         assert body.rstrip("\n").endswith(SAME)
-    repeats = "repeated rows: Conv2d-2 repeats Conv2d-1"
-    side_by_side = tabulate([
-        ["Case 1: two different convs in sequence", "18", "18", "18", "18", "all four agree"],
-        ["Case 2: one conv called twice", "18", "9", "9", "9", repeats + "; the other three agree"],
-        ["Case 3: conv1 called twice, conv2 never used", "18", "9", "9", "18",
-         repeats + "; in no row of the table: conv2.weight (9); never used: conv2 (9 parameters)"],
-    ], headers=("Case",) + HEADERS, disable_numparse=True, colalign=ALIGN)
-    assert parts[4] == "The three cases side by side: Total params ===\n" + side_by_side + "\n"
+    # torchsummary's 18 (9 + 9, two rows each) against the count of distinct tensors and of those used
+    side_by_side = tabulate([["TwoConvs", 18, 18, 18], ["SharedConv", 18, 9, 9], ["UnusedConv", 18, 18, 9]],
+                            headers=("model", "torchsummary's Total params", "counted once", "used in pass"))
+    assert parts[4] == "Side by side ===\n" + side_by_side + "\n"
 
 
 def test_demo_as_python_m_and_console_script(capsys):
@@ -262,7 +263,9 @@ BAD = [
      "argument --dtypes: unknown dtype 'flaot': expected torch dtype names separated by commas, "
      "such as float,long or float32,int64"),
     ([f"{MODELS}:Tiny", "--input-size", "3", "--dtypes", "float,long"],
-     "dtypes has 2 entries but input_size describes 1 input: give one dtype per input"),
+     "--dtypes has 2 entries but --input-size describes 1 input: give one dtype per input"),
+    ([f"{MODELS}:Tiny", "--input-size", "3", "--batch-size", "0"],
+     "--batch-size 0 is not valid: expected -1 (shown as -1 in the table) or a positive int"),
     ([f"{MODELS}:Tiny"], "--input-size is required with TARGET"),
     (["--json"], "TARGET is required with these options (no arguments at all runs the demo)"),
     ([f"{MODELS}:Tiny", "--input-size", "3", "--format", "github"],
@@ -295,10 +298,220 @@ def test_run_missing_script(capsys):
 
 
 def test_errors_of_the_users_code_exit_1_without_traceback(capsys):
-    code, _, err = main_output(capsys, f"{MODELS}:NeedsArgument", "--input-size", "3")
+    code, _, err = main_output(capsys, f"{MODELS}:BrokenInit", "--input-size", "3")
     assert code == 1
-    assert err == ("torchsummary-plus: error: building NeedsArgument() failed: TypeError: "
-                   "NeedsArgument.__init__() missing 1 required positional argument: 'width'\n")
+    assert err == ("torchsummary-plus: error: building BrokenInit() failed: RuntimeError: "
+                   "no weights here\n")
     code, _, err = main_output(capsys, f"{MODELS}:Tiny", "--input-size", "4")  # Linear wants 3
     assert code == 1
     assert err.startswith("torchsummary-plus: error: the model's forward pass failed in module fc")
+
+
+def _has_nested_parentheses(text: str) -> bool:
+    depth = 0
+    for char in text:
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth > 1:
+            return True
+    return False
+
+
+def test_failing_model_message_names_it_without_nested_parentheses(capsys):
+    code, out, err = main_output(capsys, f"{MODELS}:Boom", "--input-size", "3")
+    assert (code, out) == (1, "")
+    # the pass runs a batch of 2: inputs [[2, 3]]; no row was written before the model raised
+    assert err == ("torchsummary-plus: error: the model's forward pass failed in the model itself "
+                   "(Boom, would be row Boom-1) called with inputs [[2, 3]]: ValueError: boom\n")
+    assert not _has_nested_parentheses(err)
+
+
+def test_failing_submodule_message(capsys):
+    code, _, err = main_output(capsys, f"{MODELS}:InnerBoom", "--input-size", "3")
+    assert code == 1
+    # Linear-1 ran (3 -> 2), so the submodule would have been row 2, called with [2, 2]
+    assert err == ("torchsummary-plus: error: the model's forward pass failed in module inner "
+                   "(Boom, would be row Boom-2) called with inputs [[2, 2]]: ValueError: boom\n")
+    assert not _has_nested_parentheses(err)
+
+
+# ---------------------------------------------------------------- --build-args
+
+
+LINEAR_4_2 = {
+    # Linear 4 -> 2 built from --build-args: 4*2 weights + 2 biases = 10, all used, 40 B
+    "total_params": 10, "unique_params": 10, "used_params": 10, "unique_params_bytes": 40,
+    "rows": [{"name": "Linear-1", "module": "", "output_shape": "[-1, 2]", "params": 10,
+              "shared_with": None}],
+}
+
+
+@pytest.mark.parametrize("build_args", ['[4, 2]', '{"in_features": 4, "out_features": 2}',
+                                        '[4, 2, true]'])
+def test_build_args_build_the_target(capsys, build_args):
+    code, out, err = main_output(capsys, "torch.nn:Linear", "--build-args", build_args,
+                                 "--input-size", "4", "--json")
+    assert (code, err) == (0, "")
+    figures = json.loads(out)
+    assert {key: figures[key] for key in LINEAR_4_2} == LINEAR_4_2
+
+
+def test_build_args_keywords_reach_the_constructor(capsys):
+    code, out, _ = main_output(capsys, "torch.nn:Linear", "--input-size", "4", "--json",
+                               "--build-args", '{"in_features": 4, "out_features": 2, "bias": false}')
+    assert code == 0
+    assert json.loads(out)["unique_params"] == 8  # 4*2, no bias
+
+
+def test_build_args_for_a_file_target(capsys):
+    code, out, _ = main_output(capsys, f"{MODELS}:NeedsArgument", "--build-args", '{"width": 3}',
+                               "--input-size", "3", "--json")
+    assert code == 0
+    assert json.loads(out)["unique_params"] == 12  # Linear 3 -> 3: 9 weights + 3 biases
+
+
+NOT_BUILDABLE = [
+    (["torch.nn:Linear"], "TARGET 'torch.nn:Linear' cannot be built without arguments: "
+                          "missing a required argument: 'in_features'; give them with --build-args"),
+    (["json:dumps"], "TARGET 'json:dumps' cannot be built without arguments: "
+                     "missing a required argument: 'obj'; give them with --build-args"),
+    ([f"{MODELS}:NeedsArgument"], f"TARGET '{MODELS}:NeedsArgument' cannot be built without arguments: "
+                                  "missing a required argument: 'width'; give them with --build-args"),
+    (["torch.nn:Linear", "--build-args", "[4, 2, true, 1, 2, 3]"],
+     "TARGET 'torch.nn:Linear' cannot be built from --build-args: too many positional arguments; "
+     "check --build-args against Linear(in_features: int, out_features: int, bias: bool = True, "
+     "device=None, dtype=None)"),
+    (["torch.nn:Linear", "--build-args", "4"],
+     "argument --build-args: '4' is a JSON int: expected a JSON list (positional arguments) or "
+     "object (keyword arguments)"),
+    (["torch.nn:Linear", "--build-args", "[4"], "argument --build-args: '[4' is not JSON"),
+    (["json:dumps", "--build-args", "[1]"], "dumps() returned an object of type str, not an nn.Module"),
+]
+
+
+@pytest.mark.parametrize("argv, message", NOT_BUILDABLE, ids=[" ".join(a) for a, _ in NOT_BUILDABLE])
+def test_targets_that_cannot_be_built_are_usage_errors(capsys, argv, message):
+    code, out, err = main_output(capsys, *argv, "--input-size", "4")
+    assert (code, out) == (2, "")
+    assert err.startswith("usage: torchsummary-plus")
+    assert f"torchsummary-plus: error: {message}" in err
+
+
+def test_build_args_for_a_module_instance_is_a_usage_error(tmp_path, capsys):
+    (tmp_path / "instance.py").write_text("import torch.nn as nn\nMODEL = nn.Linear(3, 2)\n")
+    code, _, err = main_output(capsys, f"{tmp_path}/instance.py:MODEL", "--build-args", "[1]",
+                               "--input-size", "3")
+    assert code == 2
+    assert err.endswith("torchsummary-plus: error: 'MODEL' is already a module: --build-args "
+                        "applies to a class or a callable that builds one\n")
+
+
+# ---------------------------------------------------------------- --format markdown
+
+
+def test_format_markdown_and_md_are_the_pipe_table(capsys):
+    outputs = {}
+    for name in ("markdown", "md", "pipe"):
+        code, outputs[name], _ = main_output(capsys, f"{MODELS}:Tiny", "--input-size", "3",
+                                             "--no-plus", "--compare", "--format", name)
+        assert code == 0
+    assert outputs["markdown"] == outputs["md"] == outputs["pipe"]
+    table = outputs["md"][len(real_table(runpy.run_path(MODELS)["Tiny"](), (3,))):].splitlines()
+    assert table[0].startswith("| Figure ")
+    assert re.fullmatch(r"\|(:?-+:?\|)+", table[1])  # Markdown's alignment row
+    assert all(line.startswith("| ") and line.endswith(" |") for line in table[2:7])  # five figures
+
+
+def test_unknown_format_names_markdown_among_the_choices(capsys):
+    code, _, err = main_output(capsys, f"{MODELS}:Tiny", "--input-size", "3", "--compare",
+                               "--format", "word")
+    assert code == 2
+    assert "argument --format: 'word' is not a table format: expected markdown (or md), " in err
+    assert ", github, " in err
+
+
+# ---------------------------------------------------------------- --help, --version, run's usage
+
+
+def test_version_is_the_installed_distribution(capsys):
+    code, out, err = main_output(capsys, "--version")
+    assert (code, err) == (0, "")
+    # setup.py reads the version as text from _version.py; the metadata is what pip installed
+    assert out == f"torchsummary-plus {importlib.metadata.version('torchsummary_plus')}\n"
+    assert torchsummary_plus.__version__ == importlib.metadata.version("torchsummary_plus")
+
+
+def _imported_modules(*args: str) -> tuple[subprocess.CompletedProcess, set[str]]:
+    """Run the command under -X importtime; the names of every module it imported."""
+    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "torchsummary_plus", *args],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    names = {line.rsplit("|", 1)[1].strip() for line in done.stderr.splitlines()
+             if line.startswith("import time:") and "|" in line}
+    return done, names
+
+
+@pytest.mark.parametrize("flag", ["--help", "--version"])
+def test_help_and_version_answer_without_importing_torch(flag):
+    done, names = _imported_modules(flag)
+    assert done.returncode == 0
+    assert done.stdout.startswith("usage: torchsummary-plus" if flag == "--help" else "torchsummary-plus ")
+    assert "torchsummary_plus.cli" in names  # the listing is real
+    assert not {name for name in names if name == "torch" or name.startswith("torch.")}
+
+
+def test_a_summary_does_import_torch():
+    done, names = _imported_modules(f"{MODELS}:Tiny", "--input-size", "3", "--no-plus")
+    assert done.returncode == 0
+    assert "torch" in names  # the listing would show torch had --help imported it
+
+
+def test_import_of_the_package_is_lazy():
+    code = ("import sys, torchsummary_plus as t; before = 'torch' in sys.modules; "
+            "from torchsummary_plus import summary; from torchsummary_plus.api import summary as s; "
+            "print(before, 'torch' in sys.modules, summary is s)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.stdout == "False True True\n"
+
+
+def test_package_names_and_missing_names():
+    from torchsummary_plus import api
+    from torchsummary_plus._compare import compare
+    from torchsummary_plus._result import SummaryResult
+    from torchsummary_plus._trace import SummaryError
+
+    assert (torchsummary_plus.summary, torchsummary_plus.summary_string) == (api.summary, api.summary_string)
+    assert (torchsummary_plus.compare, torchsummary_plus.SummaryResult,
+            torchsummary_plus.SummaryError) == (compare, SummaryResult, SummaryError)
+    assert set(torchsummary_plus.__all__) <= set(dir(torchsummary_plus))
+    with pytest.raises(AttributeError, match="has no attribute 'summarry'"):
+        torchsummary_plus.summarry  # noqa: B018
+
+
+def test_help_shows_run_and_its_arguments(capsys):
+    code, out, _ = main_output(capsys, "--help")
+    assert code == 0
+    usage = out.split("\n\n")[0]
+    assert usage.splitlines()[-1].split() == ["torchsummary-plus", "run", "SCRIPT.py", "[ARGS", "...]"]
+    assert "\nSCRIPT.py   the script to run" in out
+    assert "\nARGS        the script's own arguments" in out
+    assert "--build-args JSON" in out
+
+
+def test_run_help_describes_its_arguments(capsys):
+    code, out, _ = main_output(capsys, "run", "--help")
+    assert code == 0
+    assert out.startswith("usage: torchsummary-plus run SCRIPT.py [ARGS ...]\n")
+    assert "\nSCRIPT.py   the script to run" in out
+
+
+def test_run_without_a_script_is_a_usage_error(capsys):
+    code, out, err = main_output(capsys, "run")
+    assert (code, out) == (2, "")
+    assert err == ("usage: torchsummary-plus run SCRIPT.py [ARGS ...]\n"
+                   "torchsummary-plus run: error: run needs a script: give SCRIPT.py, "
+                   "then the script's own arguments\n")
+
+
+def test_layout_choices_are_the_checks_layouts():
+    from torchsummary_plus._arguments import LAYOUTS
+
+    assert cli.LAYOUTS == LAYOUTS

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from ._trace import SummaryError
     from .api import summary, summary_string
 
-__all__ = ["summary", "summary_string", "compare", "SummaryResult", "SummaryError", "__version__"]
+__all__ = ["SummaryError", "SummaryResult", "__version__", "compare", "summary", "summary_string"]
 
 _HOMES = {
     "summary": ".api",

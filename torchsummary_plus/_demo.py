@@ -1,8 +1,9 @@
-"""The demo behind a bare ``torchsummary-plus``: the three cases of the seed write-up.
+"""The demo behind a bare ``torchsummary-plus``: three small models where torchsummary's total
+and the true parameter count part ways (or do not).
 
-Each case is two 3x3 convolutions from 1 channel to 1, without bias (9 parameters each),
+Each model is made of 3x3 convolutions from 1 channel to 1, without bias (9 parameters each),
 wired three ways: two convolutions in sequence, one convolution called twice, and one called
-twice while the other is never used.
+twice while a second is defined but never used.
 """
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ import torch
 import torch.nn as nn
 from tabulate import tabulate
 
-from ._compare import HEADERS, figure_rows
 from .api import summary
 
 INPUT_SIZE = (1, 64, 64)
@@ -21,7 +21,7 @@ def _conv() -> nn.Conv2d:
 
 
 class TwoConvs(nn.Module):
-    """Case 1: two different convolutions, one after the other."""
+    """Two different convolutions, one after the other."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -29,22 +29,24 @@ class TwoConvs(nn.Module):
         self.conv2 = _conv()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.conv2(self.conv1(x))
+        out: torch.Tensor = self.conv2(self.conv1(x))
+        return out
 
 
 class SharedConv(nn.Module):
-    """Case 2: one convolution called twice (its parameters shared by two rows)."""
+    """One convolution called twice: its parameters appear in two rows."""
 
     def __init__(self) -> None:
         super().__init__()
         self.conv1 = _conv()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.conv1(self.conv1(x))
+        out: torch.Tensor = self.conv1(self.conv1(x))
+        return out
 
 
 class UnusedConv(nn.Module):
-    """Case 3: conv1 called twice; conv2 defined but never used."""
+    """conv1 called twice; conv2 defined but never called."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -52,30 +54,28 @@ class UnusedConv(nn.Module):
         self.conv2 = _conv()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.conv1(self.conv1(x))
+        out: torch.Tensor = self.conv1(self.conv1(x))
+        return out
 
 
-CASES = (
-    ("Case 1", "two different convs in sequence", TwoConvs),
-    ("Case 2", "one conv called twice", SharedConv),
-    ("Case 3", "conv1 called twice, conv2 never used", UnusedConv),
-)
+MODELS = (TwoConvs, SharedConv, UnusedConv)
 
 
 def run_demo() -> None:
-    """Summarize and compare each case, then set the three side by side."""
-    print("torchsummary_plus demo: the three cases of the seed write-up.")
-    print(f"Input {INPUT_SIZE} instead of the write-up's (1, 512, 512), to stay fast;")
-    print("parameter counts do not depend on the input size, only the MB figures do.")
+    """Summarize and compare each model, then set their totals side by side."""
+    print("torchsummary_plus demo: three models of 3x3 convolutions, 1 channel to 1, no bias")
+    print(f"(9 parameters each), on an input of shape {INPUT_SIZE}; each gets torchsummary's table,")
+    print("the corrected figures below it, and the comparison with the installed torchsummary.")
+    for model_class in MODELS:
+        print(f"  {model_class.__name__}: {model_class.__doc__}")
     totals = []
-    for name, what, model_class in CASES:
+    for model_class in MODELS:
         print()
-        print(f"=== {name}: {what} ===")
-        model = model_class()
-        result = summary(model, INPUT_SIZE, device="cpu", compare=True)
-        total = figure_rows(result)[0]
-        totals.append([f"{name}: {what}", *total.values, total.why])
+        print(f"=== {model_class.__name__} ===")
+        result = summary(model_class(), INPUT_SIZE, device="cpu", compare=True)
+        totals.append([model_class.__name__, result.total_params, result.unique_params,
+                       result.used_params])
     print()
-    print("=== The three cases side by side: Total params ===")
-    print(tabulate(totals, headers=("Case",) + HEADERS[1:], disable_numparse=True,
-                   colalign=("left", "right", "right", "right", "right", "left")))
+    print("=== Side by side ===")
+    print(tabulate(totals, headers=("model", "torchsummary's Total params", "counted once",
+                                    "used in pass")))

@@ -40,3 +40,33 @@ class NeedsArgument(nn.Module):
     def __init__(self, width):
         super().__init__()
         self.fc = nn.Linear(width, width)
+
+    def forward(self, x):
+        return self.fc(x)
+
+
+class BrokenInit(nn.Module):
+    """Its constructor raises: the user's own code failing, not a usage mistake."""
+
+    def __init__(self):
+        super().__init__()
+        raise RuntimeError("no weights here")
+
+
+class Boom(nn.Module):
+    """The model itself raises in forward, before any submodule runs."""
+
+    def forward(self, x):
+        raise ValueError("boom")
+
+
+class InnerBoom(nn.Module):
+    """A Linear 3 -> 2 runs (row Linear-1), then the submodule `inner` raises."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(3, 2)
+        self.inner = Boom()
+
+    def forward(self, x):
+        return self.inner(self.fc(x))
