@@ -47,7 +47,8 @@ def figure_line(label: str, *values: str) -> str:
 
 def run_cli(*args: str, console: bool = False) -> subprocess.CompletedProcess:
     command = [str(CONSOLE)] if console else [sys.executable, "-m", "torchsummary_plus"]
-    return subprocess.run(command + list(args), cwd=ROOT, capture_output=True, text=True, timeout=300)
+    return subprocess.run(command + list(args), cwd=ROOT, capture_output=True, text=True, timeout=300,
+                          check=False)
 
 
 @pytest.fixture(autouse=True)
@@ -82,7 +83,7 @@ def test_demo(capsys):
          ["[1] Conv2d-2 repeats the parameters of Conv2d-1 (module conv1): 9 counted twice above",
           "[2] Never used in this pass: conv2 (9)"]),
     ]
-    for part, (model, once, used, notes) in zip(parts[1:4], cases):
+    for part, (model, once, used, notes) in zip(parts[1:4], cases, strict=True):
         title, body = part.split("\n", 1)
         assert title == f"{type(model).__name__} ==="
         assert body.startswith(real_table(model, (1, 64, 64)))  # torchsummary's table, 18 params
@@ -188,7 +189,7 @@ def test_compare_in_github_format(capsys):
         ["Non-trainable params", "0", "0", "0", "0", agree],
         ["Params size (MB)", "0.00", "0.00", "0.00", "0.00", agree],
         ["Estimated Total Size (MB)", "0.00", "0.00", "0.00", "0.00", agree],
-    ], headers=("Figure",) + HEADERS, tablefmt="github", disable_numparse=True, colalign=ALIGN)
+    ], headers=("Figure", *HEADERS), tablefmt="github", disable_numparse=True, colalign=ALIGN)
     assert code == 0
     assert out == real_table(runpy.run_path(MODELS)["Tiny"](), (3,)) + table + "\n" + SAME + "\n"
 
@@ -209,7 +210,8 @@ def test_run_legacy_script_as_subprocess():
     twice = runpy.run_path(SCRIPT)["Twice"]()  # not as __main__: nothing runs
     assert done.stdout.startswith(real_table(twice, (1, 8, 8)))  # 9 shown twice: 18
     assert figure_line("All parameters", "9", "9") + "\n" in done.stdout
-    assert "[1] Conv2d-2 repeats the parameters of Conv2d-1 (module conv): 9 counted twice above\n" in done.stdout
+    note = "[1] Conv2d-2 repeats the parameters of Conv2d-1 (module conv): 9 counted twice above\n"
+    assert note in done.stdout
     assert done.stdout.endswith("same function: True\nargv: ['3']\n")
 
 
@@ -217,7 +219,7 @@ def test_run_with_console_script():
     if not CONSOLE.exists():
         pytest.skip("the console script is not installed in this environment")
     done = subprocess.run([str(CONSOLE), "run", SCRIPT, "0"], cwd=ROOT, capture_output=True,
-                          text=True, timeout=300)
+                          text=True, timeout=300, check=False)
     assert done.returncode == 0
     assert done.stdout.endswith("same function: True\nargv: ['0']\n")
 
@@ -443,7 +445,7 @@ def test_version_is_the_installed_distribution(capsys):
 def _imported_modules(*args: str) -> tuple[subprocess.CompletedProcess, set[str]]:
     """Run the command under -X importtime; the names of every module it imported."""
     done = subprocess.run([sys.executable, "-X", "importtime", "-m", "torchsummary_plus", *args],
-                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+                          cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
     names = {line.rsplit("|", 1)[1].strip() for line in done.stderr.splitlines()
              if line.startswith("import time:") and "|" in line}
     return done, names
@@ -468,7 +470,8 @@ def test_import_of_the_package_is_lazy():
     code = ("import sys, torchsummary_plus as t; before = 'torch' in sys.modules; "
             "from torchsummary_plus import summary; from torchsummary_plus.api import summary as s; "
             "print(before, 'torch' in sys.modules, summary is s)")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                          check=False)
     assert done.stdout == "False True True\n"
 
 
