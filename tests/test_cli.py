@@ -518,3 +518,14 @@ def test_layout_choices_are_the_checks_layouts():
     from torchsummary_plus._arguments import LAYOUTS
 
     assert cli.LAYOUTS == LAYOUTS
+
+
+def test_a_reader_that_leaves_early_gets_no_traceback():
+    """`torchsummary-plus ... | head -1`: the pipe is closed before the command writes."""
+    process = subprocess.Popen([sys.executable, "-m", "torchsummary_plus", f"{MODELS}:Tiny",
+                                "--input-size", "3", "--json"],
+                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process.stdout.close()  # long before torch is imported and the JSON is written
+    err = process.stderr.read()
+    assert process.wait(timeout=300) == 1
+    assert err == ""

@@ -392,9 +392,14 @@ def _main(argv: list[str]) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the exit status instead of exiting."""
     try:
-        return _main(list(sys.argv[1:] if argv is None else argv))
+        code = _main(list(sys.argv[1:] if argv is None else argv))
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's flush at exit
+        return code
     except UsageError as error:  # from `run`
         print(f"{PROG} run: error: {error}", file=sys.stderr)
         return 2
     except SystemExit as exit:  # argparse's errors, --help and --version
         return _exit_code(exit.code)
+    except BrokenPipeError:  # `... | head`: the reader left; stop quietly, as other tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no error at exit's flush
+        return 1
