@@ -460,12 +460,6 @@ def test_help_and_version_answer_without_importing_torch(flag):
     assert not {name for name in names if name == "torch" or name.startswith("torch.")}
 
 
-def test_a_summary_does_import_torch():
-    done, names = _imported_modules(f"{MODELS}:Tiny", "--input-size", "3", "--no-plus")
-    assert done.returncode == 0
-    assert "torch" in names  # the listing would show torch had --help imported it
-
-
 def test_import_of_the_package_is_lazy():
     code = ("import sys, torchsummary_plus as t; before = 'torch' in sys.modules; "
             "from torchsummary_plus import summary; from torchsummary_plus.api import summary as s; "
