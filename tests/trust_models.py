@@ -105,12 +105,6 @@ def assert_whole(before: DeepState, model: nn.Module) -> None:
     assert not changed, "; ".join(changed)
 
 
-def assert_plain_process() -> None:
-    """No summary left anything running: the collector on, the function-mode stack empty."""
-    assert gc.isenabled(), "the garbage collector was left disabled"
-    assert torch._C._len_torch_function_stack() == 0, "a torch function mode was left pushed"
-
-
 def table_of(model: nn.Module, input_size: Any, seed: int = 0) -> str:
     """torchsummary 1.5.1's text for ``model``, from a deep copy (the model is not run)."""
     return torchsummary_text(copy.deepcopy(model), input_size, seed=seed)
@@ -143,10 +137,3 @@ def collector_restored() -> Iterator[None]:
         yield
     finally:
         gc.enable()
-
-
-def first_call_output(model: nn.Module, x: torch.Tensor, seed: int = 3) -> torch.Tensor:
-    """The model's output on ``x`` under a fixed seed (no graph kept)."""
-    torch.manual_seed(seed)
-    with torch.no_grad():
-        return model(x)
