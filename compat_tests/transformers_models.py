@@ -16,6 +16,7 @@ from typing import Any, Callable, NamedTuple  # noqa: E402
 
 import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
+import torch.nn.utils.parametrize as parametrize  # noqa: E402
 import transformers  # noqa: E402
 
 VOCAB = 100  # every text model's vocabulary
@@ -72,6 +73,7 @@ def albert() -> nn.Module:
         max_position_embeddings=32,
     )
     model = transformers.AlbertModel(config).eval()
+    assert len(model.encoder.albert_layer_groups) == 1  # the sharing this case is for
     model.embeddings.requires_grad_(False)
     return TextAdapter(model, "last_hidden_state")
 
@@ -81,7 +83,9 @@ def gpt2() -> nn.Module:
     config = transformers.GPT2Config(vocab_size=VOCAB, n_positions=32, n_embd=32, n_layer=2, n_head=2, use_cache=False,
         bos_token_id=VOCAB - 1, eos_token_id=VOCAB - 1,
     )
-    return TextAdapter(transformers.GPT2LMHeadModel(config).train(), "logits")
+    model = transformers.GPT2LMHeadModel(config).train()
+    assert model.lm_head.weight is model.transformer.wte.weight  # the tie this case is for
+    return TextAdapter(model, "logits")
 
 
 def t5() -> nn.Module:
@@ -89,7 +93,9 @@ def t5() -> nn.Module:
         vocab_size=VOCAB, d_model=32, d_kv=8, d_ff=64, num_layers=2, num_decoder_layers=2,
         num_heads=4, decoder_start_token_id=0, use_cache=False,
     )
-    return Seq2SeqAdapter(transformers.T5ForConditionalGeneration(config).eval())
+    model = transformers.T5ForConditionalGeneration(config).eval()
+    assert model.encoder.embed_tokens.weight is model.shared.weight is model.lm_head.weight
+    return Seq2SeqAdapter(model)
 
 
 def bart() -> nn.Module:
@@ -101,28 +107,32 @@ def bart() -> nn.Module:
     return Seq2SeqAdapter(transformers.BartForConditionalGeneration(config).eval())
 
 
-LLAMA_POSITIONS = 16  # fed 24 ids: dynamic RoPE recomputes (and re-registers) inv_freq
+LONG = 24  # ids fed to LLaMA and M2M100, more than the positions they were built for
 
 
 def llama_dynamic_rope() -> nn.Module:
     config = transformers.LlamaConfig(
         vocab_size=VOCAB, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=LLAMA_POSITIONS, use_cache=False,
+        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=16, use_cache=False,
         rope_scaling={"rope_type": "dynamic", "factor": 2.0},
     )
+    # given more ids than max_position_embeddings, dynamic RoPE recomputes inv_freq and
+    # registers the new tensor in place of the buffer
+    assert config.rope_parameters["rope_type"] == "dynamic" and LONG > 16
     return TextAdapter(transformers.LlamaForCausalLM(config).eval(), "logits")
-
-
-M2M100_POSITIONS = 16  # fed 24 ids: the sinusoidal table is rebuilt larger during forward
 
 
 def m2m100() -> nn.Module:
     config = transformers.M2M100Config(
         vocab_size=VOCAB, d_model=32, encoder_layers=2, decoder_layers=2,
         encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=64,
-        decoder_ffn_dim=64, max_position_embeddings=M2M100_POSITIONS, use_cache=False,
+        decoder_ffn_dim=64, max_position_embeddings=16, use_cache=False,
     )
-    return Seq2SeqAdapter(transformers.M2M100ForConditionalGeneration(config).eval())
+    model = transformers.M2M100ForConditionalGeneration(config).eval()
+    # LONG ids need positions up to LONG + 2 (its padding offset): forward builds a larger
+    # sinusoidal table and registers it in place of the buffer
+    assert model.model.encoder.embed_positions.weights.shape[0] < LONG + 2
+    return Seq2SeqAdapter(model)
 
 
 def vit() -> nn.Module:
@@ -141,7 +151,9 @@ def wav2vec2() -> nn.Module:
         conv_dim=(16, 16), conv_stride=(5, 4), conv_kernel=(10, 8), num_conv_pos_embeddings=16,
         num_conv_pos_embedding_groups=2,
     )
-    return SignalAdapter(transformers.Wav2Vec2Model(config).eval(), "last_hidden_state")
+    model = transformers.Wav2Vec2Model(config).eval()
+    assert parametrize.is_parametrized(model.encoder.pos_conv_embed.conv)  # weight norm
+    return SignalAdapter(model, "last_hidden_state")
 
 
 def mixtral() -> nn.Module:
@@ -169,7 +181,9 @@ def encodec() -> nn.Module:
         codebook_size=16, codebook_dim=8, num_residual_layers=1, num_lstm_layers=1,
         norm_type="weight_norm", target_bandwidths=[1.5], sampling_rate=800,
     )
-    return SignalAdapter(transformers.EncodecModel(config).eval(), "audio_values")
+    model = transformers.EncodecModel(config).eval()
+    assert parametrize.is_parametrized(model.encoder.layers[0].conv)  # weight norm
+    return SignalAdapter(model, "audio_values")
 
 
 class Case(NamedTuple):
@@ -191,8 +205,8 @@ CASES = [
     Case("gpt2", gpt2, (12,), NO_SIZE),
     Case("t5", t5, [(12,), (8,)], NO_SIZE),
     Case("bart", bart, [(12,), (8,)], NO_SIZE),
-    Case("llama_dynamic_rope", llama_dynamic_rope, (24,), NO_INPUT),
-    Case("m2m100", m2m100, [(24,), (24,)], NO_INPUT),
+    Case("llama_dynamic_rope", llama_dynamic_rope, (LONG,), NO_INPUT),
+    Case("m2m100", m2m100, [(LONG,), (LONG,)], NO_INPUT),
     Case("vit", vit, (3, 16, 16), NO_SIZE),
     Case("wav2vec2", wav2vec2, (400,), NO_SIZE),
     Case("mixtral", mixtral, (12,), NO_INPUT),
