@@ -1,10 +1,14 @@
-"""Ten transformers architectures built from small configs in code (no download, no weights).
+"""Eleven transformers architectures built from small configs in code (no download, no weights).
 
 Each model sits in a small adapter whose forward takes float tensors, as torchsummary feeds
 them (uniform noise in [0, 1)), turns them into what the model expects (token ids scaled to
 the vocabulary, decoder ids for encoder-decoders) and returns one tensor, so that
 torchsummary can describe the output. ``HF_HUB_OFFLINE`` is set before transformers is
 imported, so nothing here can reach a hub.
+
+Under transformers 5, torchsummary 1.5.1 crashes on all but ResNet (built with
+``return_dict=False`` for that): attentions return ``(output, None)``, inner models return
+ModelOutput dicts or are called with keyword arguments only.
 """
 from __future__ import annotations
 
@@ -157,7 +161,8 @@ def wav2vec2() -> nn.Module:
 
 
 def mixtral() -> nn.Module:
-    # eight experts, two chosen per token
+    # eight experts, two chosen per token; transformers 5 keeps each layer's experts in two
+    # 3-d parameters, so an expert no token chose is still part of a used tensor
     config = transformers.MixtralConfig(
         vocab_size=VOCAB, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
         num_attention_heads=4, num_key_value_heads=2, num_local_experts=8, num_experts_per_tok=2,
