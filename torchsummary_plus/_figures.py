@@ -95,7 +95,11 @@ def table_rows(trace: Trace, batch_size: int) -> tuple[list[Row], RowSums]:
         naive_total += facts.naive_count
         if facts.trainable:
             naive_trainable += facts.naive_count
-        earlier = next((first_row[i] for i in facts.row_ids if i in first_row), None)
+        earlier = None
+        for i in facts.row_ids:  # (a loop, not a generator left half-way: see _interrupts)
+            if i in first_row:
+                earlier = first_row[i]
+                break
         if earlier is not None:
             shared[name] = earlier
             twice[name] = sum(info.numel for key, info in facts.naive if key in counted)
@@ -111,7 +115,7 @@ def table_rows(trace: Trace, batch_size: int) -> tuple[list[Row], RowSums]:
             deduplicated_bytes += info.nbytes
         rows.append(Row(name, qualname, shown, facts.naive_count, earlier))
     sums = RowSums(
-        naive_total, naive_trainable, output_numel, any(facts.naive for _, facts, _ in trace.rows),
+        naive_total, naive_trainable, output_numel, any([facts.naive for _, facts, _ in trace.rows]),
         shared, twice, deduplicated, deduplicated_trainable, deduplicated_requires_grad,
         deduplicated_bytes, counted,
     )

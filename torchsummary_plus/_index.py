@@ -52,13 +52,12 @@ def holds_user_code(module: nn.Module) -> bool:
     instance, a hook on it, or a callable it holds that is not torch's own (an activation)."""
     instance = module.__dict__
     if "forward" in instance or any(
-        instance[hooks]
-        for hooks in ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks", "_backward_pre_hooks")
+        [instance[hooks] for hooks in ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks", "_backward_pre_hooks")]
     ):
         return True
     return any(
-        callable(value) and not isinstance(value, (nn.Module, type)) and not _torch_own(value)
-        for value in instance.values()
+        [callable(value) and not isinstance(value, (nn.Module, type)) and not _torch_own(value)
+         for value in instance.values()]
     )
 
 

@@ -1,4 +1,10 @@
-"""Ctrl-C held while the model is being changed or put back, delivered once it is whole."""
+"""Ctrl-C held while the model is being changed or put back, delivered once it is whole.
+
+Python drops an exception raised while it closes a generator left half-way ("Exception
+ignored in"), a KeyboardInterrupt whose handler happens to run there included: the
+package's own steps use loops and lists rather than abandoned generators (``any(...)``
+over a generator that stops early is one).
+"""
 from __future__ import annotations
 
 import contextlib

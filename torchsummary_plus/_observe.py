@@ -25,7 +25,6 @@ from typing import Any, Callable, NamedTuple
 
 import torch
 import torch.nn as nn
-from torch import Tensor
 
 from ._facts import KnownTensors, ModuleFacts, RowFacts
 from ._index import GLOBAL_HOOKS, ModelIndex
@@ -110,7 +109,7 @@ class Recorder:
 
     def _append(self, module: nn.Module, output: Any, plan: tuple[int, list[Call | None], str]) -> None:
         copies, target, name = plan
-        description = output.shape if type(output) is Tensor else describe(output)
+        description = describe(output)
         for _ in range(copies):
             at = len(target)
             target.append(None)  # this row's number comes before rows its reads may add

@@ -60,7 +60,7 @@ def _same(container: Any, contents: Any) -> bool:
     if isinstance(container, dict):
         items = list(container.items())
         return len(items) == len(contents) and all(
-            k1 == k2 and v1 is v2 for (k1, v1), (k2, v2) in zip(items, contents)
+            [k1 == k2 and v1 is v2 for (k1, v1), (k2, v2) in zip(items, contents)]
         )
     return container == contents  # sets of strings (buffer names)
 
@@ -179,13 +179,16 @@ class ModelSnapshot:
         return errors
 
     def _changed_unseen(self, originals: dict[int, Any]) -> list[str]:
-        """Parameters whose values changed though no copy was taken before (their version
-        counter moved)."""
+        """Parameters whose values changed though no copy was taken before: their version
+        counter moved while they kept their storage (one swapped for another, as ``set_``
+        does unseen, is put back whole)."""
         kept = set(originals) | {id(p) for p, _ in self.renormed} | self.index.buffers
         changed = [
             record.tensor
             for record in self.tensors
-            if record.tensor._version != record.version and id(record.tensor) not in kept
+            if record.tensor._version != record.version
+            and id(record.tensor) not in kept
+            and (record.storage is None or _geometry_kept(record))
         ]
         if not changed:
             return []
@@ -240,7 +243,7 @@ def _restore_module(record: _ModuleRecord) -> None:
         object.__setattr__(module, "__class__", record.cls)
     current = module.__dict__
     if len(current) != len(attributes) or any(
-        current.get(name, _MISSING) is not value for name, value in attributes.items()
+        [current.get(name, _MISSING) is not value for name, value in attributes.items()]
     ):
         for name in [name for name in current if name not in attributes]:
             del current[name]
