@@ -321,9 +321,10 @@ def _has_nested_parentheses(text: str) -> bool:
 def test_failing_model_message_names_it_without_nested_parentheses(capsys):
     code, out, err = main_output(capsys, f"{MODELS}:Boom", "--input-size", "3")
     assert (code, out) == (1, "")
+    assert err.startswith("torchsummary-plus: error: the model's forward pass failed in ")
     # the pass runs a batch of 2: inputs [[2, 3]]; no row was written before the model raised
-    assert err == ("torchsummary-plus: error: the model's forward pass failed in the model itself "
-                   "(Boom, would be row Boom-1) called with inputs [[2, 3]]: ValueError: boom\n")
+    assert "the model itself (Boom, would be row Boom-1) called with inputs [[2, 3]]: " in err
+    assert err.endswith(": ValueError: boom\n")
     assert not _has_nested_parentheses(err)
 
 
@@ -473,7 +474,7 @@ def test_package_names_and_missing_names():
     from torchsummary_plus import api
     from torchsummary_plus._compare import compare
     from torchsummary_plus._result import SummaryResult
-    from torchsummary_plus._trace import SummaryError
+    from torchsummary_plus._errors import SummaryError
 
     assert (torchsummary_plus.summary, torchsummary_plus.summary_string) == (api.summary, api.summary_string)
     assert (torchsummary_plus.compare, torchsummary_plus.SummaryResult,

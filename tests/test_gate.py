@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch.overrides import TorchFunctionMode
 
 from torchsummary_plus import summary_string
-from torchsummary_plus._gate import can_wait
+from torchsummary_plus._watch import can_wait
 from torchsummary_plus._index import index_model
 
 LINEAR = 4 * 4 + 4  # the Linear(4, 4) every model below calls

@@ -13,7 +13,7 @@ from ._version import __version__
 if TYPE_CHECKING:
     from ._compare import compare
     from ._result import SummaryResult
-    from ._trace import SummaryError
+    from ._errors import SummaryError
     from .api import summary, summary_string
 
 __all__ = ["SummaryError", "SummaryResult", "__version__", "compare", "summary", "summary_string"]
@@ -23,7 +23,7 @@ _HOMES = {
     "summary_string": ".api",
     "compare": "._compare",
     "SummaryResult": "._result",
-    "SummaryError": "._trace",
+    "SummaryError": "._errors",
 }
 
 

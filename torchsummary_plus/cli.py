@@ -288,20 +288,11 @@ def flag_message(message: str) -> str:
                   lambda m: FLAGS[m[1]] + (" " if m[2] == "=" else ""), message)
 
 
-def forward_error_message(message: str) -> str:
-    """The failing-module message without parentheses inside parentheses.
-
-    ``_trace`` names the root module "(the model itself)" in the slot of a qualified name,
-    which then sits before the parenthesised row name.
-    """
-    return message.replace("in module (the model itself) (", "in the model itself (")
-
-
 def summarize_target(args: argparse.Namespace) -> int:
     """Build the model, run one pass and print what the options ask for."""
     from ._arguments import check_call
-    from ._trace import SummaryError
-    from .api import _summarize
+    from ._errors import SummaryError
+    from ._pipeline import summarize
 
     device = _device(args.device)
     model = load_model(args.target, *args.build_args).to(device)
@@ -313,9 +304,9 @@ def summarize_target(args: argparse.Namespace) -> int:
     except (TypeError, ValueError) as error:
         raise UsageError(flag_message(str(error))) from None
     try:
-        lines, result = _summarize(spec, model, plus=not args.no_plus)
+        lines, result = summarize(spec, model, plus=not args.no_plus)
     except SummaryError as error:
-        raise UserCodeError(forward_error_message(str(error))) from error
+        raise UserCodeError(str(error)) from error
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))
         return 0
