@@ -12,8 +12,8 @@ from ._version import __version__
 
 if TYPE_CHECKING:
     from ._compare import compare
-    from ._result import SummaryResult
     from ._errors import SummaryError
+    from ._result import SummaryResult
     from .api import summary, summary_string
 
 __all__ = ["SummaryError", "SummaryResult", "__version__", "compare", "summary", "summary_string"]
