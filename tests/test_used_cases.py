@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch.nn.utils.parametrizations import weight_norm
 
 from helpers_model_state import ModelState, assert_same
-from oracle import Usage, oracle_usage, summary_inputs
+from oracle import Usage, oracle_of, owners_of_unused
 from torchsummary_plus import summary, summary_string
 
 
@@ -37,32 +37,6 @@ def summarize(model: nn.Module, input_size: Any, dtypes: Sequence[Any] | None = 
     text, result = summary_string(model, input_size, device="cpu", dtypes=dtypes, layout="pypi")
     assert_same(before, ModelState.of(model))
     return text, result
-
-
-def _shapes(input_size: Any) -> list[tuple[int, ...]]:
-    if all(isinstance(d, int) for d in input_size):
-        return [tuple(input_size)]
-    return [tuple(shape) for shape in input_size]
-
-
-def _as_dtype(item: Any) -> torch.dtype:
-    return item if isinstance(item, torch.dtype) else item.dtype  # torch.LongTensor -> int64
-
-
-def oracle_of(model: nn.Module, input_size: Any, dtypes: Sequence[Any] | None = None,
-              seed: int = 0) -> Usage:
-    """What the oracle sees on the inputs the summary makes with the same seed."""
-    shapes = _shapes(input_size)
-    types = None if dtypes is None else [_as_dtype(d) for d in dtypes]
-    torch.manual_seed(seed)
-    inputs = summary_inputs(shapes, types)
-    return oracle_usage(model, lambda: model(*inputs))
-
-
-def owners_of_unused(usage: Usage) -> list[str]:
-    """The modules owning the parameters the oracle never saw, each parameter under its
-    first name (first owner), in definition order; "" is the model itself."""
-    return list(dict.fromkeys(name.rpartition(".")[0] for name in usage.unused_names))
 
 
 def unused_footnote_counts(text: str) -> dict[str, int]:

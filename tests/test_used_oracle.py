@@ -21,7 +21,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from benchmarks import models as bench  # noqa: E402
 from compat_tests import crash_models, live_models, master_models  # noqa: E402
-from test_used_cases import CASE_MODELS, assert_matches_oracle, oracle_of, summarize  # noqa: E402
+from oracle import oracle_of  # noqa: E402
+from test_used_cases import CASE_MODELS, assert_matches_oracle, summarize  # noqa: E402
 
 
 class Entry(NamedTuple):
