@@ -385,9 +385,10 @@ def test_no_side_effects_and_the_printed_text_is_the_returned_text(plan):
 @SETTINGS
 @given(plans())
 def test_original_table_is_torchsummarys_and_used_is_the_oracles(plan):
-    model, _ = build(plan)
+    model, optimizer = build(plan)  # the optimizer stays alive through the summaries
     with grad_context(plan):
         torch.manual_seed(plan["seed"])
+        before = ModelState.of(model)
         text, result = summary_string(
             model, plan["input"], batch_size=plan["batch_size"], device="cpu", layout="pypi"
         )
@@ -395,6 +396,7 @@ def test_original_table_is_torchsummarys_and_used_is_the_oracles(plan):
             model, plan["input"], batch_size=plan["batch_size"], device="cpu",
             layout="pypi", plus=False,
         )
+        assert_same(before, ModelState.of(model))
         if has_attention(plan):
             expected_table = expected_rows(model, plan)
         else:  # torchsummary last: it changes the model (BatchNorm statistics)
