@@ -27,7 +27,7 @@ from unittest import mock
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 from torch.nn.utils.parametrizations import weight_norm
 
@@ -358,9 +358,31 @@ def assert_used_as_the_oracle_sees(result: Any, plan) -> None:
 
 # -------------------------------------------------------------------------- properties
 
+# Run first by every property test, whatever is drawn: a plan with every feature (the meta
+# test leaves out the alias of a tensor).
+EVERY_FEATURE = {
+    "input": (2, 4, 4),
+    "kinds": [
+        ("conv", 3, 3, True), ("bn",), ("twice",), ("pool", "max"), ("res", True),
+        ("weight_norm", 3, 1), ("replaced", "identity"), ("swap", False),
+        ("alias", 2, "detach"), ("encoder", 4, "gated"),
+    ],
+    "hidden": 3, "outputs": 2, "spare": [(2, 2)], "alias": True, "alias_last": True,
+    "hook": ("head", 1, "pre"), "optimizer": True,
+    "frozen": [False, True] + [False] * 6, "eval": [False] * 8,
+    "batch_size": -1, "no_grad": False, "seed": 0,
+}
+EVERY_META_FEATURE = dict(
+    EVERY_FEATURE,
+    kinds=[kind for kind in EVERY_FEATURE["kinds"] if kind[0] != "alias"],
+    hook=("blocks", 2, "post"),
+    batch_size=5,
+)
+
 
 @SETTINGS
 @given(plans())
+@example(plan=EVERY_FEATURE)
 def test_no_side_effects_and_the_printed_text_is_the_returned_text(plan):
     model, optimizer = build(plan)
     with grad_context(plan):
@@ -384,6 +406,7 @@ def test_no_side_effects_and_the_printed_text_is_the_returned_text(plan):
 
 @SETTINGS
 @given(plans())
+@example(plan=EVERY_FEATURE)
 def test_original_table_is_torchsummarys_and_used_is_the_oracles(plan):
     model, optimizer = build(plan)  # the optimizer stays alive through the summaries
     with grad_context(plan):
@@ -413,6 +436,7 @@ def test_original_table_is_torchsummarys_and_used_is_the_oracles(plan):
 
 @SETTINGS
 @given(plans(meta=True))
+@example(plan=EVERY_META_FEATURE)
 def test_meta_runs_leave_the_model_on_the_cpu_and_print_the_cpu_table(plan):
     model, optimizer = build(plan)
     objects = {
@@ -442,18 +466,7 @@ def test_the_generated_models_cover_what_the_properties_need():
     """The invariants above are not vacuous: a plan with every feature builds a model whose
     direct call changes BatchNorm statistics, whose torchsummary table counts the aliased
     block twice, and whose used count (by the oracle and by hand) differs from the total."""
-    plan = {
-        "input": (2, 4, 4),
-        "kinds": [
-            ("conv", 3, 3, True), ("bn",), ("twice",), ("pool", "max"), ("res", True),
-            ("weight_norm", 3, 1), ("replaced", "identity"), ("swap", False),
-            ("alias", 2, "detach"), ("encoder", 4, "gated"),
-        ],
-        "hidden": 3, "outputs": 2, "spare": [(2, 2)], "alias": True, "alias_last": True,
-        "hook": ("head", 1, "pre"), "optimizer": True,
-        "frozen": [False, True] + [False] * 6, "eval": [False] * 8,
-        "batch_size": -1, "no_grad": False, "seed": 0,
-    }
+    plan = EVERY_FEATURE
     model, _ = build(plan)
     without_attention = dict(plan, kinds=plan["kinds"][:-1], hook=None)
     twin, _ = build(without_attention)
