@@ -42,7 +42,7 @@ GLOBAL_CONTAINERS = (
     "_global_buffer_registration_hooks", "_global_module_registration_hooks",
     "_global_parameter_registration_hooks", "_global_backward_pre_hooks",
     "_global_backward_hooks", "_global_forward_pre_hooks", "_global_forward_hooks",
-    "_global_forward_hooks_always_called",
+    "_global_forward_hooks_always_called", "_global_forward_hooks_with_kwargs",
 )
 
 
