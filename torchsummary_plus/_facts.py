@@ -63,8 +63,9 @@ class KnownTensors:
 
     def model_ids(self, tensors: Any) -> tuple[int, ...]:
         """The keys of those of ``tensors`` that are the model's parameters, each once."""
+        params = self.params
         keys = [self.key(t) for t in tensors if t is not None]
-        return tuple(dict.fromkeys(k for k in keys if k in self.params))
+        return tuple(dict.fromkeys([k for k in keys if k in params]))
 
 
 def _registered(module: nn.Module, attr: str) -> Tensor | None:
@@ -86,6 +87,7 @@ class RowFacts:
     def __init__(self, known: KnownTensors) -> None:
         self.known = known
         self._memo: dict[nn.Module, tuple[type, Any, Any, tuple[Any, ...], ModuleFacts]] = {}
+        self._empty: dict[str, ModuleFacts] = {}  # the facts of rows without parameters, by name
 
     def of(self, module: nn.Module) -> ModuleFacts:
         cls = type(module)
@@ -114,12 +116,20 @@ class RowFacts:
     def _facts(
         self, module: nn.Module, name: str, weight: Tensor | None, bias: Tensor | None, own: tuple[Any, ...]
     ) -> ModuleFacts:
+        if weight is None and bias is None and not own:  # activations, pooling, dropout...
+            return self._without_parameters(name)
         known = self.known
         counted, trainable = param_count(weight, bias)
-        naive = tuple(known.info(t) for t in (weight, bias) if t is not None)
-        linked = list(own) + [t for t in (weight, bias) if t is not None]
+        naive = tuple([known.info(t) for t in (weight, bias) if t is not None])
+        linked = [*own, weight, bias]
         children = module.__dict__.get("_modules")
         parametrizations = children.get("parametrizations") if type(children) is dict else None
         if parametrizations is not None:  # a computed weight is linked through its originals
             linked += list(parametrizations.parameters())
         return ModuleFacts(name, counted, trainable, naive, known.model_ids(linked))
+
+    def _without_parameters(self, name: str) -> ModuleFacts:
+        facts = self._empty.get(name)
+        if facts is None:
+            facts = self._empty[name] = ModuleFacts(name, 0, None, (), ())
+        return facts

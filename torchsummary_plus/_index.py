@@ -55,6 +55,8 @@ def holds_user_code(module: nn.Module) -> bool:
         [instance[hooks] for hooks in ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks", "_backward_pre_hooks")]
     ):
         return True
+    if not any(map(callable, instance.values())):  # nearly every module: no callable at all
+        return False
     return any(
         [callable(value) and not isinstance(value, (nn.Module, type)) and not _torch_own(value)
          for value in instance.values()]

@@ -102,10 +102,22 @@ class Recorder:
         self.plan[copied] = (copies, target, name + " (a copy)")
 
     def write(self, module: nn.Module, output: Any) -> None:
-        """The rows of one finished call of ``module``, given its output."""
+        """The rows of one finished call of ``module``, given its output. The summary's own
+        reads here are no use of a parameter: no operation is watched, and no registry read
+        switches the watch on."""
         plan = self.plan.get(module)
-        if plan is not None and plan[0]:
-            self.watch.unwatched(lambda: self._append(module, output, plan))
+        if plan is None or not plan[0]:
+            return
+        watch = self.watch
+        watch.inside += 1
+        try:
+            if watch.watching:
+                with torch._C.DisableTorchFunction():
+                    self._append(module, output, plan)
+            else:
+                self._append(module, output, plan)
+        finally:
+            watch.inside -= 1
 
     def _append(self, module: nn.Module, output: Any, plan: tuple[int, list[Call | None], str]) -> None:
         copies, target, name = plan

@@ -18,8 +18,9 @@ records, before the pass and without changing anything:
 """
 from __future__ import annotations
 
+import operator
+from itertools import compress
 import warnings
-from collections import OrderedDict
 from typing import Any, Callable, NamedTuple
 
 import torch
@@ -41,7 +42,7 @@ GLOBAL_CONTAINERS = (
     "_global_buffer_registration_hooks", "_global_module_registration_hooks",
     "_global_parameter_registration_hooks", "_global_backward_pre_hooks",
     "_global_backward_hooks", "_global_forward_pre_hooks", "_global_forward_hooks",
-    "_global_forward_hooks_always_called",
+    "_global_forward_hooks_always_called", "_global_forward_hooks_with_kwargs",
 )
 
 
@@ -74,8 +75,27 @@ def _put(container: Any, contents: Any) -> None:
 class _ModuleRecord(NamedTuple):
     module: nn.Module
     cls: type
-    attributes: dict[str, Any]  # its __dict__, by identity
-    containers: tuple[tuple[str, Any], ...]  # (name, contents) of torch's dicts and sets
+    attributes: dict[str, Any]  # a copy of its __dict__, compared by identity
+    containers: tuple[str, ...]  # the names of torch's dicts and sets it has
+    lengths: tuple[int, ...]  # their lengths: most are empty, and stay so
+    contents: dict[str, Any]  # name -> contents, of those that held anything
+
+
+# The containers each class's modules have (all of MODULE_CONTAINERS on torch 2.x), per class.
+_CONTAINERS_BY_CLASS: dict[type, tuple[str, ...]] = {}
+
+
+def _containers_of(module: nn.Module) -> tuple[str, ...]:
+    cls = type(module)
+    names = _CONTAINERS_BY_CLASS.get(cls)
+    attributes = module.__dict__
+    if names is None or not all(map(attributes.__contains__, names)):
+        if traits(cls).script:  # (TorchScript's registrations are fixed, of its own kind)
+            names = ()
+        else:
+            names = tuple([name for name in MODULE_CONTAINERS if name in attributes])
+        _CONTAINERS_BY_CLASS[cls] = names
+    return names
 
 
 class _TensorRecord(NamedTuple):
@@ -138,12 +158,10 @@ class ModelSnapshot:
     @staticmethod
     def _module_record(module: nn.Module) -> _ModuleRecord:
         attributes = module.__dict__
-        containers = tuple(  # (TorchScript modules' registrations are fixed and of their own kind)
-            (name, _contents(attributes[name]))
-            for name in MODULE_CONTAINERS
-            if type(attributes.get(name)) in (dict, OrderedDict, set)
-        )
-        return _ModuleRecord(module, type(module), dict(attributes), containers)
+        containers = _containers_of(module)
+        lengths = tuple(map(len, map(attributes.__getitem__, containers)))
+        contents = {name: _contents(attributes[name]) for name in compress(containers, lengths)}
+        return _ModuleRecord(module, type(module), attributes.copy(), containers, lengths, contents)
 
     def set_grads_aside(self) -> None:
         """Gradients off the parameters for the pass: a forward that calls backward must
@@ -242,19 +260,17 @@ def _restore_module(record: _ModuleRecord) -> None:
     if type(module) is not record.cls:
         object.__setattr__(module, "__class__", record.cls)
     current = module.__dict__
-    if len(current) != len(attributes) or any(
-        [current.get(name, _MISSING) is not value for name, value in attributes.items()]
-    ):
-        for name in [name for name in current if name not in attributes]:
-            del current[name]
+    if current.keys() != attributes.keys() or not all(map(operator.is_, current.values(), attributes.values())):
+        current.clear()
         current.update(attributes)
-    for name, contents in record.containers:
-        container = current[name]
-        if not _same(container, contents):
-            _put(container, contents)
-
-
-_MISSING = object()
+    containers = record.containers
+    lengths = tuple(map(len, map(current.__getitem__, containers)))
+    if lengths == record.lengths:  # nearly always: only those that held anything can differ
+        changed = [name for name, contents in record.contents.items() if not _same(current[name], contents)]
+    else:
+        changed = [name for name in containers if not _same(current[name], record.contents.get(name))]
+    for name in changed:
+        _put(current[name], record.contents.get(name))
 
 
 def _tensor_names(index: ModelIndex) -> dict[str, torch.Tensor]:

@@ -217,12 +217,26 @@ def run_trace(model: nn.Module, spec: CallSpec) -> Trace:
                 failure = _forward_error(error, index.names, len(one.recorder.rows))
                 failure.__cause__ = error
         finally:
-            with interrupts_held():
+            # Undone with Ctrl-C held; one that arrives before the hold is in place is
+            # delivered once the stack is closed all the same. (Inline: a signal can land
+            # at the entry of any function called before the `try`.)
+            closed = False
+            early: KeyboardInterrupt | None = None
+            while not closed:
                 try:
-                    stack.close()
-                except BaseException as error:  # an undo raised: the others still ran
-                    one.restore_errors.insert(0, error)
-                _raise_restore_errors(one.restore_errors, failure)
+                    with interrupts_held():
+                        try:
+                            stack.close()
+                        except BaseException as error:  # an undo raised: the others still ran
+                            one.restore_errors.insert(0, error)
+                        closed = True
+                except KeyboardInterrupt as interrupt:
+                    if closed:
+                        raise
+                    early = interrupt
+            if early is not None:
+                raise early
+            _raise_restore_errors(one.restore_errors, failure)
         if failure is not None:
             raise failure
         return one.trace()

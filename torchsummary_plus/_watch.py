@@ -146,7 +146,7 @@ class Watch:
     """The watch's switch: on the stack or not, paused inside trusted roots.
 
     ``inside`` counts the trusted code running now: trusted roots, and the summary's own
-    reading of a row; registry reads there change nothing.
+    reading of a row (``Recorder.write``); registry reads there change nothing.
     """
 
     __slots__ = (
@@ -250,19 +250,6 @@ class Watch:
             if tuple(held) != owners.get(member, ()):
                 return False
         return True
-
-    def unwatched(self, read: Callable[[], None]) -> None:
-        """``read()``, the summary's own reading of a row: no registry read there switches
-        the watch on, and no operation there is a use of a parameter."""
-        self.inside += 1
-        try:
-            if self.watching:
-                with torch._C.DisableTorchFunction():
-                    read()
-            else:
-                read()
-        finally:
-            self.inside -= 1
 
     def used_ids(self, containers: set[nn.Module]) -> set[int]:
         """The parameters seen, and every parameter below the roots that ran
