@@ -473,8 +473,8 @@ def test_import_of_the_package_is_lazy():
 def test_package_names_and_missing_names():
     from torchsummary_plus import api
     from torchsummary_plus._compare import compare
-    from torchsummary_plus._result import SummaryResult
     from torchsummary_plus._errors import SummaryError
+    from torchsummary_plus._result import SummaryResult
 
     assert (torchsummary_plus.summary, torchsummary_plus.summary_string) == (api.summary, api.summary_string)
     assert (torchsummary_plus.compare, torchsummary_plus.SummaryResult,
