@@ -68,18 +68,6 @@ class KnownTensors:
         return tuple(dict.fromkeys([k for k in keys if k in params]))
 
 
-def _registered(module: nn.Module, attr: str) -> Tensor | None:
-    """The tensor ``Module.__getattr__`` finds for ``attr`` (a class without such an
-    attribute, none set on the instance), read from the registries without telling their
-    guards; a submodule of that name is no tensor."""
-    instance = module.__dict__
-    for registry in (instance["_parameters"], instance["_buffers"]):
-        value = dict.get(registry, attr)
-        if value is not None:
-            return value
-    return None
-
-
 class RowFacts:
     """Reads each row's facts when its module's call ends, as torchsummary's hook does, and
     remembers them per module while its class and tensors stay the same."""
@@ -97,8 +85,12 @@ class RowFacts:
             weight, bias = read_weight_and_bias(module)  # may run code: read every time
             own = tuple(module.parameters(recurse=False))  # (TorchScript keeps no plain registry)
             return self._facts(module, kind.row_name, weight, bias, own)
-        own = tuple(dict.values(instance["_parameters"]))
-        weight, bias = _registered(module, "weight"), _registered(module, "bias")
+        params, buffers = instance["_parameters"], instance["_buffers"]
+        own = tuple(dict.values(params))
+        weight, bias = dict.get(params, "weight"), dict.get(params, "bias")
+        if buffers:  # `weight` or `bias` may be a buffer (Module.__getattr__ looks there next)
+            weight = weight if weight is not None else dict.get(buffers, "weight")
+            bias = bias if bias is not None else dict.get(buffers, "bias")
         remembered = self._memo.get(module)
         if (
             remembered is not None
