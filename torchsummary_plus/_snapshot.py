@@ -152,6 +152,8 @@ _shape = operator.attrgetter("shape")
 _dtype = operator.attrgetter("dtype")
 _version = operator.attrgetter("_version")
 _cdata = operator.attrgetter("_cdata")
+_requires_grad = operator.attrgetter("requires_grad")
+_grad = operator.attrgetter("grad")
 
 
 class _TensorGeometry:
@@ -225,15 +227,11 @@ class ModelSnapshot:
         self.buffer_values = [
             (index.tensors[key], index.tensors[key].detach().clone()) for key in index.buffers
         ]
-        params = [index.tensors[key] for key in index.params]
-        self.flags = [(p, p.requires_grad, p.grad) for p in params]
+        self.params = [index.tensors[key] for key in index.params]
+        self.requires_grad = list(map(_requires_grad, self.params))
+        self.grads = list(map(_grad, self.params))
         # embeddings renormalise their weight in place, inside torch's own code
-        self.renormed = [
-            (p, p.detach().clone())
-            for m in index.owners
-            if traits(type(m)).renorms and getattr(m, "max_norm", None) is not None
-            for p in m.parameters(recurse=False)
-        ]
+        self.renormed = [(p, p.detach().clone()) for m in index.renorming for p in m.parameters(recurse=False)]
         self.global_hooks = [
             (getattr(_torch_module, name), _contents(getattr(_torch_module, name)))
             for name in GLOBAL_CONTAINERS
@@ -245,7 +243,7 @@ class ModelSnapshot:
     def set_grads_aside(self) -> None:
         """Gradients off the parameters for the pass: a forward that calls backward must
         not add into them (``restore`` puts them back, also after an interrupt here)."""
-        for param, _, grad in self.flags:
+        for param, grad in zip(self.params, self.grads):
             if grad is not None:
                 param.grad = None
 
@@ -303,7 +301,11 @@ class ModelSnapshot:
                 param.copy_(saved)
 
     def _restore_flags(self) -> None:
-        for param, requires_grad, grad in self.flags:
+        if list(map(_requires_grad, self.params)) == self.requires_grad and all(
+            map(operator.is_, map(_grad, self.params), self.grads)
+        ):
+            return
+        for param, requires_grad, grad in zip(self.params, self.requires_grad, self.grads):
             if param.requires_grad is not requires_grad:
                 param.requires_grad_(requires_grad)
             if param.grad is not grad:
