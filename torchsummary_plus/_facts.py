@@ -45,14 +45,16 @@ class KnownTensors:
         self.canonical: dict[int, int] = {}
         self._fresh = count(-1, -1)
 
-    def key(self, tensor: Tensor) -> int:
-        """The tensor's identity, a stand-in's mapped to its parameter."""
-        key = id(tensor)
-        return self.canonical.get(key, key) if self.canonical else key
+    def _keys(self, tensors: Any) -> list[int]:
+        """The tensors' identities, a stand-in's mapped to its parameter (None left out)."""
+        keys = [id(t) for t in tensors if t is not None]
+        if self.canonical:
+            keys = [self.canonical.get(key, key) for key in keys]
+        return keys
 
     def info(self, tensor: Tensor) -> tuple[int, ParamInfo]:
         """(key, facts) of a tensor a row counts; a parameter's come from the index."""
-        key = self.key(tensor)
+        key = self._keys((tensor,))[0]
         info = self.params.get(key)
         if info is not None:
             return key, info
@@ -64,8 +66,7 @@ class KnownTensors:
     def model_ids(self, tensors: Any) -> tuple[int, ...]:
         """The keys of those of ``tensors`` that are the model's parameters, each once."""
         params = self.params
-        keys = [self.key(t) for t in tensors if t is not None]
-        return tuple(dict.fromkeys([k for k in keys if k in params]))
+        return tuple(dict.fromkeys([k for k in self._keys(tensors) if k in params]))
 
 
 class RowFacts:

@@ -95,7 +95,8 @@ def index_model(model: nn.Module) -> ModelIndex:
         else:
             index.names[module] = name
             index.visits[module] = 1
-            _index_tensors(index, module, name)
+            if module._parameters or module._buffers:
+                _index_tensors(index, module, name)
             if kind.renorms and getattr(module, "max_norm", None) is not None:
                 index.renorming.append(module)  # rewrites its weight in place when it runs
             if kind.script:
