@@ -118,7 +118,7 @@ def table_rows(trace: Trace, batch_size: int) -> tuple[list[Row], RowSums]:
     holding: list[tuple[int, ModuleFacts]] = []  # (position, facts) of rows with parameters
     output_numel = 0
     seen_shapes: dict[Any, tuple[Any, int]] = {}  # most rows repeat an earlier row's shape
-    for number, (qualname, facts, description) in enumerate(trace.rows, start=1):
+    for number, (qualname, facts, description, _) in enumerate(trace.rows, start=1):
         if type(description) is torch.Size:
             known = seen_shapes.get(description)
             if known is None:

@@ -23,6 +23,7 @@ import torch.nn as nn
 from torch import Tensor
 from torch.nn.modules import module as _torch_module
 
+from ._activations import output_nbytes
 from ._facts import KnownTensors, ModuleFacts, attribute_facts
 from ._shapes import describe
 from ._traits import ClassTraits, traits
@@ -40,8 +41,9 @@ _GLOBAL_HOOKS = (
 _tracing_state = torch._C._get_tracing_state
 
 
-# A row of the table as the pass records it: (qualified name, facts, output description).
-PassRow = tuple[str, ModuleFacts, Any]
+# A row of the table as the pass records it: (qualified name, facts, output description,
+# the output's bytes).
+PassRow = tuple[str, ModuleFacts, Any, int]
 
 
 def one_row(append: Callable[[PassRow], None], name: str, facts: ModuleFacts) -> Callable[[Any], None]:
@@ -49,7 +51,8 @@ def one_row(append: Callable[[PassRow], None], name: str, facts: ModuleFacts) ->
     pass, where it is not a ``_RootObserver`` that appends the row itself."""
 
     def note(output: Any) -> None:
-        append((name, facts, output.shape if type(output) is Tensor else describe(output)))
+        shape = output.shape if type(output) is Tensor else describe(output)
+        append((name, facts, shape, output_nbytes(output)))
 
     return note
 
@@ -81,14 +84,15 @@ def row_writer(
     def note(output: Any) -> None:
         nonlocal facts
         description = output.shape if type(output) is Tensor else describe(output)
+        nbytes = output_nbytes(output)
         for _ in range(copies):
             if facts is None or every_call:
                 at = len(rows)
                 append(None)  # type: ignore[arg-type]  # this row's number comes first
                 facts = attribute_facts(module, known)
-                rows[at] = (name, facts, description)
+                rows[at] = (name, facts, description, nbytes)
             else:
-                append((name, facts, description))
+                append((name, facts, description, nbytes))
 
     return note
 
@@ -200,7 +204,8 @@ class _RootObserver(_Observer):
             if facts is None:
                 self.note(output)
             else:
-                self.append((self.name, facts, output.shape if type(output) is Tensor else describe(output)))
+                shape = output.shape if type(output) is Tensor else describe(output)
+                self.append((self.name, facts, shape, output_nbytes(output)))
         finally:
             switch.ran.add(module)
             switch.depth = depth

@@ -15,6 +15,7 @@ from typing import Any, Callable, ContextManager
 import torch
 import torch.nn as nn
 
+from ._activations import SavedForBackward
 from ._arguments import CallSpec, make_inputs
 from ._facts import KnownTensors, ModuleFacts, ParamInfo
 from ._gate import can_wait, guard_registries, put_back
@@ -31,12 +32,13 @@ class SummaryError(RuntimeError):
 
 @dataclass
 class Trace:
-    rows: list[tuple[str, ModuleFacts, Any]]  # (module name, facts, output description), in order
+    rows: list[tuple[str, ModuleFacts, Any, int]]  # (module name, facts, output description, its bytes)
     params: dict[int, ParamInfo]  # each distinct parameter once, in definition order
     owners: dict[nn.Module, tuple[int, ...]]  # modules owning parameters, in definition order
     names: dict[nn.Module, str]  # each module's qualified name
     used_ids: set[int]
     untraced: list[tuple[str, int]] = field(default_factory=list)  # TorchScript: (module, params)
+    saved_bytes: int | None = None  # what autograd saved for backward (None: not measured)
 
 
 def _meta_stand_ins(model: nn.Module) -> dict[str, torch.Tensor]:
@@ -50,19 +52,21 @@ def _meta_stand_ins(model: nn.Module) -> dict[str, torch.Tensor]:
 
 def _forward_call(
     model: nn.Module, spec: CallSpec, watch: ParameterWatch
-) -> tuple[Callable[[], Any], dict[int, int]]:
-    """The call that runs the pass, and a map from stand-in parameter ids to the real ones.
+) -> tuple[Callable[[], Any], dict[int, int], list[torch.Tensor]]:
+    """The call that runs the pass, a map from stand-in parameter ids to the real ones, and
+    the tensors the call holds before it runs (inputs, parameters, buffers).
 
     For a meta run of a model with real parameters, ``functional_call`` swaps in meta
     stand-ins for the duration of the call only, so the model itself is never moved.
     """
     inputs = make_inputs(spec)
     if not spec.meta_run:
-        return lambda: model(*inputs), {}
+        return lambda: model(*inputs), {}, [*inputs, *model.parameters(), *model.buffers()]
     stand_ins = _meta_stand_ins(model)
     canonical = {id(stand_ins[n]): id(p) for n, p in model.named_parameters()}
     watch.watched_ids = set(canonical)
-    return lambda: torch.func.functional_call(model, stand_ins, tuple(inputs)), canonical
+    call = lambda: torch.func.functional_call(model, stand_ins, tuple(inputs))  # noqa: E731
+    return call, canonical, [*inputs, *stand_ins.values()]
 
 
 def _eager() -> ContextManager[Any]:
@@ -76,8 +80,10 @@ def _eager() -> ContextManager[Any]:
     return set_stance("force_eager")
 
 
-def _watched(call: Callable[[], Any], switch: WatchSwitch, watch_now: bool) -> None:
-    with _eager():
+def _watched(
+    call: Callable[[], Any], switch: WatchSwitch, watch_now: bool, saved: SavedForBackward
+) -> None:
+    with _eager(), saved:
         switch.start(watch_now)
         try:
             call()
@@ -197,14 +203,15 @@ def run_trace(model: nn.Module, spec: CallSpec) -> Trace:
     observation = Observation(switch)
     guarded: list[tuple[nn.Module, dict]] = []
     try:
-        call, canonical = _forward_call(model, spec, watch)
+        call, canonical, held = _forward_call(model, spec, watch)
+        saved = SavedForBackward(held)
         switch.canonical = canonical
         known = KnownTensors(index.params, canonical, index.owners)
         _observe(model, index, spec, (rows, own_row), known, observation)
         if wait:
             guarded = guard_registries(index, switch)
         try:
-            _watched(call, switch, watch_now=not wait)
+            _watched(call, switch, not wait, saved)
         except Exception as error:
             raise _forward_error(error, index.names, len(rows)) from error
     finally:
@@ -217,4 +224,6 @@ def run_trace(model: nn.Module, spec: CallSpec) -> Trace:
     untraced = [
         (index.names[m], sum(p.numel() for p in m.parameters())) for m in index.script_tops
     ]
-    return Trace(rows or own_row, index.params, index.owners, index.names, used, untraced)
+    return Trace(
+        rows or own_row, index.params, index.owners, index.names, used, untraced, saved.nbytes
+    )
