@@ -1,31 +1,36 @@
-"""Comparison mode: torchsummary's naive figures beside three true ones, and a live check.
+"""Comparison mode: torchsummary's figures beside three true ones, and a live check.
 
-The four value columns answer four questions about the same forward pass:
+The four value columns count the parameters of the same forward pass four ways (the names
+are those of the block, the result and docs/output.md), each differing from the one before
+it in one respect:
 
-- torchsummary (naive): what torchsummary prints (each row's `weight` and `bias`, repeats
-  included);
-- deduplicated: the same tensors, each counted once;
-- used in pass: every parameter the pass took part in, whatever its name;
-- model.parameters(): every parameter the model holds.
+- torchsummary: what torchsummary prints (each row's `weight` and `bias`, repeats included);
+- unique in table: the same tensors, each once;
+- unique in model: every parameter tensor the model holds, each once, whatever its name;
+- used in pass: the unique parameters an operation of the pass used.
 
-The live check runs the installed torchsummary on the same model and input and says whether
-it printed this package's original-layout table byte for byte.
+Each reason the columns differ is worded once, as a numbered note under the table. The live
+check runs the installed torchsummary on the same model and input and says whether it
+printed this package's original-layout table byte for byte.
 """
 from __future__ import annotations
 
 import contextlib
+import html
 import importlib.metadata
 import inspect
 import io
+import sys
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Sequence
 
 import torch
 import torch.nn as nn
-from tabulate import tabulate, tabulate_formats
+from tabulate import multiline_formats, tabulate, tabulate_formats
 
 from ._arguments import CallSpec, check_call
 from ._figures import MB, LegacyFigures
+from ._footnotes import wrapped
 from ._render import legacy_table
 from ._restore import ModelSnapshot
 from ._result import SummaryResult
@@ -33,13 +38,18 @@ from .api import Device, InputSize, _summarize
 
 HEADERS = (
     "Figure",
-    "torchsummary (naive)",
-    "deduplicated",
+    "torchsummary",
+    "unique in table",
+    "unique in model",
     "used in pass",
-    "model.parameters()",
-    "why they differ",
+    "notes",
 )
+# Text formats that show a header over two lines: there the names break after their first
+# word, which keeps the table within 100 columns up to figures of 14 characters (markdown,
+# org, jira and rst tables need one header line).
+_TWO_LINE_HEADERS = frozenset(multiline_formats) - {"github", "pipe", "jira", "orgtbl", "rst"}
 _LISTED = 3  # items named in a reason before "and N more"
+_HTML_FORMATS = ("html", "unsafehtml")
 
 
 @dataclass(frozen=True)
@@ -53,28 +63,34 @@ class Tally:
 
 @dataclass(frozen=True)
 class FigureRow:
-    """One line of the comparison table."""
+    """One line of the comparison table, with the reasons its columns differ."""
 
     label: str
-    values: tuple[str, str, str, str]  # naive, deduplicated, used, model.parameters()
-    why: str
+    values: tuple[str, str, str, str]  # torchsummary, unique in table, unique in model, used
+    reasons: tuple[str, ...]  # empty where all four agree
+
+    @property
+    def why(self) -> str:
+        """The reasons as one sentence."""
+        return "; ".join(self.reasons) or "all four agree"
 
 
 @dataclass(frozen=True)
 class _Reasons:
     """What makes columns differ, each already worded (empty when it does not apply)."""
 
-    repeats: str  # naive vs deduplicated
-    four_bytes: str  # naive vs deduplicated, sizes only
-    missed: str  # deduplicated vs model.parameters()
-    weight_decides: str  # deduplicated vs model.parameters(), trainability only
-    unused: str  # used vs model.parameters()
+    repeats: str  # torchsummary vs unique in table
+    four_bytes: str  # torchsummary vs unique in table, sizes only
+    memory: str  # torchsummary vs unique in table, the estimated total only
+    missed: str  # unique in table vs unique in model
+    weight_decides: str  # unique in table vs unique in model, trainability only
+    unused: str  # unique in model vs used in pass
 
 
-def _listing(items: Sequence[str]) -> str:
+def _listing(items: Sequence[str], where: str) -> str:
     shown = ", ".join(items[:_LISTED])
     more = len(items) - _LISTED
-    return shown + (f" and {more} more" if more > 0 else "")
+    return shown + (f" and {more} more ({where})" if more > 0 else "")
 
 
 def _reasons(result: SummaryResult) -> _Reasons:
@@ -84,74 +100,84 @@ def _reasons(result: SummaryResult) -> _Reasons:
         (no_row if leaf in ("weight", "bias") else not_named).append(f"{name} ({numel:,})")
     missed = []
     if not_named:
-        missed.append("not named weight/bias: " + _listing(not_named))
+        missed.append("not named weight/bias: " + _listing(not_named, "result.uncounted_params"))
     if no_row:
-        missed.append("in no row of the table: " + _listing(no_row))
+        missed.append("in no row of the table: " + _listing(no_row, "result.uncounted_params"))
     repeats = [f"{row} repeats {earlier}" for row, earlier in result.shared_rows.items()]
     unused = result.unused_modules
     return _Reasons(
-        repeats="repeated rows: " + _listing(repeats) if repeats else "",
+        repeats="rows repeat earlier rows' parameters: "
+        + _listing(repeats, "result.shared_rows") if repeats else "",
         four_bytes=(
             "torchsummary assumes 4 bytes per parameter"
-            if result.deduplicated_params_bytes != 4 * result.deduplicated_params
+            if result.table_unique_params_bytes != 4 * result.table_unique_params
             else ""
+        ),
+        memory=(
+            "torchsummary's total multiplies output shapes together and doubles them, 4 bytes "
+            "each; the others add the rows' output tensors and the inputs at their dtypes"
         ),
         missed="; ".join(missed),
         weight_decides=(
             "torchsummary takes trainability from each module's weight"
-            if result.deduplicated_requires_grad_params != result.deduplicated_trainable_params
+            if result.table_unique_requires_grad_params != result.table_unique_trainable_params
             else ""
         ),
-        unused=f"never used: {_listing(unused)} ({result.unused_params:,} parameters)" if unused else "",
+        unused=(
+            f"never used: {_listing(unused, 'result.unused_modules')} "
+            f"({result.unused_params:,} parameters)" if unused else ""
+        ),
     )
 
 
-def _why(key: Callable[[Tally], int], tallies: Sequence[Tally], reasons: _Reasons, kind: str) -> str:
-    """The reasons behind the pairs that differ on this line, or plainly that they agree."""
-    naive, dedup, used, held = (key(t) for t in tallies)
-    if naive == dedup == used == held:
-        return "all four agree"
+def _why(values: Sequence[Any], reasons: _Reasons, kind: str) -> tuple[str, ...]:
+    """The reasons behind the neighbouring columns that differ on this line."""
+    naive, table, held, used = values
     parts = []
-    if naive != dedup:
+    if naive != table:
         parts += [reasons.repeats, reasons.four_bytes if kind == "size" else ""]
-    if dedup != held:
+        parts.append(reasons.memory if kind == "total" else "")
+    if table != held:
         parts += [reasons.missed, reasons.weight_decides if kind == "trainable" else ""]
-    if used != held:
+    if held != used:
         parts.append(reasons.unused)
-    if dedup == used == held:
-        parts.append("the other three agree")
-    return "; ".join(p for p in parts if p)
+    return tuple(p for p in parts if p)
 
 
 def figure_rows(result: SummaryResult) -> list[FigureRow]:
     """The comparison's lines, worked out from one summary's result."""
-    dedup = Tally(
-        result.deduplicated_params,
-        result.deduplicated_trainable_params,
-        result.deduplicated_params_bytes,
+    tallies = (
+        Tally(result.total_params, result.trainable_params, 4 * result.total_params),
+        Tally(
+            result.table_unique_params,
+            result.table_unique_trainable_params,
+            result.table_unique_params_bytes,
+        ),
+        Tally(result.unique_params, result.unique_trainable_params, result.unique_params_bytes),
+        Tally(result.used_params, result.used_trainable_params, result.used_params_bytes),
     )
-    naive = Tally(result.total_params, result.trainable_params, 4 * result.total_params)
-    used = Tally(result.used_params, result.used_trainable_params, result.used_params_bytes)
-    held = Tally(result.unique_params, result.unique_trainable_params, result.unique_params_bytes)
-    tallies = (naive, dedup, used, held)
     reasons = _reasons(result)
-    rest_mb = result.forward_backward_size_mb + result.input_size_mb
+    rest = result.activation_bytes + result.input_bytes  # the block's, real dtypes
 
     def counts(label: str, key: Callable[[Tally], int], kind: str) -> FigureRow:
-        values = tuple(f"{key(t):,}" for t in tallies)
-        return FigureRow(label, values, _why(key, tallies, reasons, kind))  # type: ignore[arg-type]
+        values = tuple(key(t) for t in tallies)
+        return FigureRow(label, tuple(f"{v:,}" for v in values), _why(values, reasons, kind))  # type: ignore[arg-type]
 
-    def sizes(label: str, naive_mb: float, others: Callable[[Tally], float]) -> FigureRow:
+    def sizes(label: str, naive_mb: float, others: Callable[[Tally], float], kind: str) -> FigureRow:
         values = ("%0.2f" % naive_mb,) + tuple("%0.2f" % others(t) for t in tallies[1:])
-        return FigureRow(label, values, _why(lambda t: t.nbytes, tallies, reasons, "size"))  # type: ignore[arg-type]
+        # the neighbours differ where their bytes do (the rounded text may hide it)
+        nbytes = (tallies[0].nbytes, *(t.nbytes for t in tallies[1:]))
+        if kind == "total":  # torchsummary's total never agrees with the counted ones' by rule
+            nbytes = (-1, *nbytes[1:])
+        return FigureRow(label, values, _why(nbytes, reasons, kind))  # type: ignore[arg-type]
 
     return [
         counts("Total params", lambda t: t.total, "count"),
         counts("Trainable params", lambda t: t.trainable, "trainable"),
         counts("Non-trainable params", lambda t: t.total - t.trainable, "trainable"),
-        sizes("Params size (MB)", result.params_size_mb, lambda t: t.nbytes / MB),
+        sizes("Params size (MB)", result.params_size_mb, lambda t: t.nbytes / MB, "size"),
         sizes("Estimated Total Size (MB)", result.estimated_total_size_mb,
-              lambda t: t.nbytes / MB + rest_mb),
+              lambda t: (t.nbytes + rest) / MB, "total"),
     ]
 
 
@@ -162,15 +188,39 @@ def check_tablefmt(tablefmt: str) -> None:
 
 
 def comparison_table(result: SummaryResult, tablefmt: str = "simple") -> str:
-    """The comparison as text, in any of tabulate's formats."""
+    """The comparison in any of tabulate's formats, each reason once as a numbered note
+    under it (an ordered list in the HTML formats)."""
     check_tablefmt(tablefmt)
-    return tabulate(
-        [[row.label, *row.values, row.why] for row in figure_rows(result)],
-        headers=HEADERS,
+    rows = figure_rows(result)
+    notes: dict[str, int] = {}
+    cells = []
+    for row in rows:
+        numbers = [notes.setdefault(reason, len(notes) + 1) for reason in row.reasons]
+        cells.append([row.label, *row.values, ",".join(str(n) for n in sorted(numbers))])
+    table = tabulate(
+        cells,
+        headers=[h.replace(" ", "\n", 1) for h in HEADERS] if tablefmt in _TWO_LINE_HEADERS else HEADERS,
         tablefmt=tablefmt,
         disable_numparse=True,
         colalign=("left", "right", "right", "right", "right", "left"),
     )
+    if tablefmt in _HTML_FORMATS:
+        items = "".join(f"<li>{html.escape(reason)}</li>" for reason in notes)
+        return table + (f"\n<ol>{items}</ol>" if notes else "")
+    lines = [line for reason, n in notes.items() for line in wrapped(f"[{n}] {reason}")]
+    return "\n".join([table, *(lines or ["All four columns agree on every line."])])
+
+
+def _show(text: str, tablefmt: str) -> None:
+    """Print ``text``; in a notebook, an HTML table is shown as HTML."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None  # type: ignore[attr-defined]
+    if tablefmt in _HTML_FORMATS and getattr(shell, "kernel", None) is not None:
+        from IPython.display import HTML, display
+
+        display(HTML(text))
+    else:
+        print(text)
 
 
 @contextlib.contextmanager
@@ -274,7 +324,7 @@ def torchsummary_check(model: nn.Module, spec: CallSpec, result: SummaryResult) 
 def print_comparison(model: nn.Module, spec: CallSpec, result: SummaryResult,
                      tablefmt: str = "simple") -> None:
     """The comparison table, then the torchsummary check, on stdout."""
-    print(comparison_table(result, tablefmt))
+    _show(comparison_table(result, tablefmt), tablefmt)
     for line in torchsummary_check(model, spec, result):
         print(line)
 

@@ -12,6 +12,7 @@ from typing import Any, Iterable, NamedTuple
 
 import torch
 
+from ._activations import scaled_to_batch
 from ._arguments import CallSpec
 from ._facts import ModuleFacts, ParamInfo, new_named
 from ._shapes import shown_and_counted
@@ -71,24 +72,28 @@ def legacy_figures(sums: RowSums, spec: CallSpec) -> LegacyFigures:
 
 @dataclass(frozen=True)
 class CorrectedFigures:
-    """The truth below the table."""
+    """The truth below the table (names as in docs/output.md)."""
 
-    unique_params: int
+    unique_params: int  # "unique in model": every parameter tensor the model holds, once
     unique_trainable_params: int
-    used_params: int
+    used_params: int  # "used in pass": the unique parameters the pass used
     used_trainable_params: int
     unique_params_bytes: int
     used_params_bytes: int
     input_bytes: int
+    activation_bytes: int  # the rows' outputs, for the table's batch
+    saved_activation_bytes: int | None  # what autograd saved for backward (None: not measured)
+    estimated_total_bytes: int  # unique parameters + activations + inputs
     shared_rows: dict[str, str]  # row -> earlier row it repeats
     counted_twice: dict[str, int]  # row -> parameters the naive totals counted again there
-    unused: list[tuple[str, int]]  # (module, parameters of it never used), definition order
+    unused: list[tuple[str, int]]  # (module, its never used parameters, each under its first owner)
+    unused_subtrees: list[tuple[str, int, int]]  # (root, modules under it, never used parameters)
     untraced: list[tuple[str, int]]  # (TorchScript module, its parameters)
-    # torchsummary's own tensors (each row's `weight` and `bias`), each counted once
-    deduplicated_params: int
-    deduplicated_trainable_params: int  # by torchsummary's rule: the row's `weight` decides
-    deduplicated_requires_grad_params: int  # by each tensor's own flag
-    deduplicated_params_bytes: int
+    # "unique in table": torchsummary's own tensors (each row's `weight` and `bias`), once
+    table_unique_params: int
+    table_unique_trainable_params: int  # by torchsummary's rule: the row's `weight` decides
+    table_unique_requires_grad_params: int  # by each tensor's own flag
+    table_unique_params_bytes: int
     uncounted: list[tuple[str, int]]  # (parameter, size) that no row of the table counts
 
 
@@ -207,18 +212,53 @@ def _totals(infos: Iterable[ParamInfo]) -> tuple[int, int, int]:
     )
 
 
+def ancestors(qualname: str) -> list[str]:
+    """The qualified names of a module and its ancestors, the model's ("") first."""
+    parts = qualname.split(".") if qualname else []
+    return [".".join(parts[:n]) for n in range(len(parts) + 1)]
+
+
+def _unused(trace: Trace) -> tuple[list[tuple[str, int]], list[tuple[str, int, int]]]:
+    """The modules with never used parameters, each parameter under its first owner only
+    (so the counts add up to the unused total), and the same grouped: a subtree whose
+    parameters were all never used under its root, with how many modules it holds."""
+    params, used_ids, names = trace.params, trace.used_ids, trace.names
+    unused: list[tuple[str, int]] = []
+    held: dict[str, int] = {}  # qualified name -> parameters under it, each once
+    idle: dict[str, int] = {}  # qualified name -> never used parameters under it
+    owned: set[int] = set()
+    for module, ids in trace.owners.items():
+        mine = [i for i in ids if i not in owned]
+        owned.update(ids)
+        count = sum([params[i].numel for i in mine if i not in used_ids])
+        if count:
+            unused.append((names[module], count))
+        total = sum([params[i].numel for i in mine])
+        for prefix in ancestors(names[module]):
+            held[prefix] = held.get(prefix, 0) + total
+            idle[prefix] = idle.get(prefix, 0) + count
+    modules_under: dict[str, int] = {}
+    for qualname in names.values():
+        for prefix in ancestors(qualname):
+            modules_under[prefix] = modules_under.get(prefix, 0) + 1
+    groups: dict[str, int] = {}
+    for qualname, count in unused:
+        root = next((p for p in ancestors(qualname) if idle[p] and idle[p] == held[p]), qualname)
+        groups[root] = groups.get(root, 0) + count
+    return unused, [(root, modules_under[root], count) for root, count in groups.items()]
+
+
 def corrected_figures(trace: Trace, spec: CallSpec, sums: RowSums) -> CorrectedFigures:
     params, used_ids = trace.params, trace.used_ids
     unique = used = _totals(params.values())
-    unused = []
+    unused: list[tuple[str, int]] = []
+    subtrees: list[tuple[str, int, int]] = []
     if not used_ids.issuperset(params):  # (nearly always every parameter is used)
         used = _totals([info for i, info in params.items() if i in used_ids])
-        for module, ids in trace.owners.items():
-            if used_ids.issuperset(ids):  # nearly every module: all its parameters used
-                continue
-            count = sum([params[i].numel for i in ids if i not in used_ids])
-            if count:
-                unused.append((trace.names[module], count))
+        unused, subtrees = _unused(trace)
+    inputs = input_bytes(spec)
+    activations = scaled_to_batch(sum([row[3] for row in trace.rows]), spec.batch_size)
+    saved = trace.saved_bytes
     return CorrectedFigures(
         unique_params=unique[0],
         unique_trainable_params=unique[1],
@@ -226,15 +266,19 @@ def corrected_figures(trace: Trace, spec: CallSpec, sums: RowSums) -> CorrectedF
         used_trainable_params=used[1],
         unique_params_bytes=unique[2],
         used_params_bytes=used[2],
-        input_bytes=input_bytes(spec),
+        input_bytes=inputs,
+        activation_bytes=activations,
+        saved_activation_bytes=None if saved is None else scaled_to_batch(saved, spec.batch_size),
+        estimated_total_bytes=unique[2] + activations + inputs,
         shared_rows=sums.shared_rows,
         counted_twice=sums.counted_twice,
         unused=unused,
+        unused_subtrees=subtrees,
         untraced=trace.untraced,
-        deduplicated_params=sums.deduplicated,
-        deduplicated_trainable_params=sums.deduplicated_trainable,
-        deduplicated_requires_grad_params=sums.deduplicated_requires_grad,
-        deduplicated_params_bytes=sums.deduplicated_bytes,
+        table_unique_params=sums.deduplicated,
+        table_unique_trainable_params=sums.deduplicated_trainable,
+        table_unique_requires_grad_params=sums.deduplicated_requires_grad,
+        table_unique_params_bytes=sums.deduplicated_bytes,
         uncounted=(
             []  # every parameter is a row's `weight` or `bias`: the common case
             if sums.counted.issuperset(params)
