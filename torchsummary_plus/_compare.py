@@ -187,19 +187,20 @@ def check_tablefmt(tablefmt: str) -> None:
                          + ", ".join(tabulate_formats))
 
 
-def comparison_table(result: SummaryResult, tablefmt: str = "simple") -> str:
-    """The comparison in any of tabulate's formats, each reason once as a numbered note
-    under it (an ordered list in the HTML formats)."""
-    check_tablefmt(tablefmt)
-    rows = figure_rows(result)
+def numbered_table(lines: Sequence[tuple[str, FigureRow]], first: str, tablefmt: str) -> str:
+    """Labelled lines of figures (``first`` heads the labels) in any of tabulate's formats,
+    each reason once as a numbered note under the table (an ordered list in HTML)."""
     notes: dict[str, int] = {}
     cells = []
-    for row in rows:
+    for label, row in lines:
         numbers = [notes.setdefault(reason, len(notes) + 1) for reason in row.reasons]
-        cells.append([row.label, *row.values, ",".join(str(n) for n in sorted(numbers))])
+        cells.append([label, *row.values, ",".join(str(n) for n in sorted(numbers))])
+    headers = (first, *HEADERS[1:])
+    if tablefmt in _TWO_LINE_HEADERS:
+        headers = tuple(h.replace(" ", "\n", 1) for h in headers)
     table = tabulate(
         cells,
-        headers=[h.replace(" ", "\n", 1) for h in HEADERS] if tablefmt in _TWO_LINE_HEADERS else HEADERS,
+        headers=headers,
         tablefmt=tablefmt,
         disable_numparse=True,
         colalign=("left", "right", "right", "right", "right", "left"),
@@ -207,8 +208,14 @@ def comparison_table(result: SummaryResult, tablefmt: str = "simple") -> str:
     if tablefmt in _HTML_FORMATS:
         items = "".join(f"<li>{html.escape(reason)}</li>" for reason in notes)
         return table + (f"\n<ol>{items}</ol>" if notes else "")
-    lines = [line for reason, n in notes.items() for line in wrapped(f"[{n}] {reason}")]
-    return "\n".join([table, *(lines or ["All four columns agree on every line."])])
+    text = [line for reason, n in notes.items() for line in wrapped(f"[{n}] {reason}")]
+    return "\n".join([table, *(text or ["All four columns agree on every line."])])
+
+
+def comparison_table(result: SummaryResult, tablefmt: str = "simple") -> str:
+    """The comparison as text, in any of tabulate's formats, with its numbered notes."""
+    check_tablefmt(tablefmt)
+    return numbered_table([(row.label, row) for row in figure_rows(result)], "Figure", tablefmt)
 
 
 def _show(text: str, tablefmt: str) -> None:

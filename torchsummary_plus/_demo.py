@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import torch
 import torch.nn as nn
-from tabulate import tabulate
 
-from ._compare import HEADERS, figure_rows
+from ._compare import figure_rows, numbered_table
 from .api import summary
 
 INPUT_SIZE = (1, 64, 64)
@@ -73,9 +72,7 @@ def run_demo() -> None:
         print(f"=== {name}: {what} ===")
         model = model_class()
         result = summary(model, INPUT_SIZE, device="cpu", compare=True)
-        total = figure_rows(result)[0]
-        totals.append([f"{name}: {what}", *total.values, total.why])
+        totals.append((name, figure_rows(result)[0]))  # each case is described above
     print()
     print("=== The three cases side by side: Total params ===")
-    print(tabulate(totals, headers=("Case",) + HEADERS[1:], disable_numparse=True,
-                   colalign=("left", "right", "right", "right", "right", "left")))
+    print(numbered_table(totals, "Case", "simple"))

@@ -87,7 +87,7 @@ class CorrectedFigures:
     shared_rows: dict[str, str]  # row -> earlier row it repeats
     counted_twice: dict[str, int]  # row -> parameters the naive totals counted again there
     unused: list[tuple[str, int]]  # (module, its never used parameters, each under its first owner)
-    unused_subtrees: list[tuple[str, int, int]]  # (root, modules under it, never used parameters)
+    unused_subtrees: list[tuple[str, int, int]]  # (root, unused modules under it, their parameters)
     untraced: list[tuple[str, int]]  # (TorchScript module, its parameters)
     # "unique in table": torchsummary's own tensors (each row's `weight` and `bias`), once
     table_unique_params: int
@@ -220,8 +220,8 @@ def ancestors(qualname: str) -> list[str]:
 
 def _unused(trace: Trace) -> tuple[list[tuple[str, int]], list[tuple[str, int, int]]]:
     """The modules with never used parameters, each parameter under its first owner only
-    (so the counts add up to the unused total), and the same grouped: a subtree whose
-    parameters were all never used under its root, with how many modules it holds."""
+    (so the counts add up to the unused total), and the same grouped: the modules of a
+    subtree whose parameters were all never used under its root, with how many they are."""
     params, used_ids, names = trace.params, trace.used_ids, trace.names
     unused: list[tuple[str, int]] = []
     held: dict[str, int] = {}  # qualified name -> parameters under it, each once
@@ -237,15 +237,12 @@ def _unused(trace: Trace) -> tuple[list[tuple[str, int]], list[tuple[str, int, i
         for prefix in ancestors(names[module]):
             held[prefix] = held.get(prefix, 0) + total
             idle[prefix] = idle.get(prefix, 0) + count
-    modules_under: dict[str, int] = {}
-    for qualname in names.values():
-        for prefix in ancestors(qualname):
-            modules_under[prefix] = modules_under.get(prefix, 0) + 1
-    groups: dict[str, int] = {}
+    groups: dict[str, tuple[int, int]] = {}  # root -> (modules, parameters)
     for qualname, count in unused:
         root = next((p for p in ancestors(qualname) if idle[p] and idle[p] == held[p]), qualname)
-        groups[root] = groups.get(root, 0) + count
-    return unused, [(root, modules_under[root], count) for root, count in groups.items()]
+        modules, total = groups.get(root, (0, 0))
+        groups[root] = (modules + 1, total + count)
+    return unused, [(root, modules, count) for root, (modules, count) in groups.items()]
 
 
 def corrected_figures(trace: Trace, spec: CallSpec, sums: RowSums) -> CorrectedFigures:

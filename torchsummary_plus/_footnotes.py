@@ -107,14 +107,14 @@ def _group_note(group: _Group) -> str:
         )
     if group.block and group.modules == 1:
         return (
-            f"{_module(group.module)} ran {group.calls} times: {len(group.rows)} rows of its "
-            f"later calls ({rows}) repeat rows of its first ({earlier}); {counted}"
+            f"{_module(group.module)} ran {group.calls} times: the {len(group.rows)} rows of its "
+            f"later calls ({rows}) repeat those of its first ({earlier}); {counted}"
         )
     if group.block:
         return (
             f"{group.module} ({group.modules} modules) ran {group.calls} times each: "
-            f"{len(group.rows)} rows of their later calls ({rows}) repeat rows of their first "
-            f"({earlier}); {counted}"
+            f"the {len(group.rows)} rows of their later calls ({rows}) repeat those of their "
+            f"first ({earlier}); {counted}"
         )
     modules = f" ({group.modules} modules)" if group.modules > 1 else ""
     return (
@@ -153,7 +153,8 @@ def _endings(corrected: CorrectedFigures) -> list[tuple[str, list[str], str]]:
             else f"{_module(root)} ({count:,})"
             for root, modules, count in c.unused_subtrees
         ]
-        endings.append((f"Never used in this pass ({total:,} in all)", items, "result.unused_modules"))
+        title = "Never used in this pass" + (f" ({total:,} in all)" if len(items) > 1 else "")
+        endings.append((title, items, "result.unused_modules"))
     if c.untraced:
         items = [f"{_module(m)} ({n:,})" for m, n in c.untraced]
         endings.append(("TorchScript, so no rows and counted as used", items,

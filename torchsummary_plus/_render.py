@@ -78,7 +78,7 @@ def _figure_lines(c: CorrectedFigures) -> list[tuple[str, tuple[str, ...]]]:
             f"{c.used_params - c.used_trainable_params:,}",
         )),
         ("  their size (MB, real dtypes)", (_mb(c.unique_params_bytes), _mb(c.used_params_bytes))),
-        ("Unused parameters (unique - used)", (f"{c.unique_params - c.used_params:,}",)),
+        ("Unused parameters", (f"{c.unique_params - c.used_params:,}",)),
         ("Inputs (MB, real dtypes)", (_mb(c.input_bytes),)),
         ("Row outputs as activations (MB, real dtypes)", (_mb(c.activation_bytes),)),
         ("Saved for backward, activations (MB)", (_mb(c.saved_activation_bytes),)),
