@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import html
+import importlib
 import importlib.metadata
 import inspect
 import io
@@ -94,7 +95,8 @@ def _listing(items: Sequence[str], where: str) -> str:
 
 
 def _reasons(result: SummaryResult) -> _Reasons:
-    not_named, no_row = [], []
+    not_named: list[str] = []
+    no_row: list[str] = []
     for name, numel in result.uncounted_params:
         leaf = name.rsplit(".", 1)[-1]
         (no_row if leaf in ("weight", "bias") else not_named).append(f"{name} ({numel:,})")
@@ -195,10 +197,10 @@ def numbered_table(lines: Sequence[tuple[str, FigureRow]], first: str, tablefmt:
     for label, row in lines:
         numbers = [notes.setdefault(reason, len(notes) + 1) for reason in row.reasons]
         cells.append([label, *row.values, ",".join(str(n) for n in sorted(numbers))])
-    headers = (first, *HEADERS[1:])
+    headers: Sequence[str] = (first, *HEADERS[1:])
     if tablefmt in _TWO_LINE_HEADERS:
-        headers = tuple(h.replace(" ", "\n", 1) for h in headers)
-    table = tabulate(
+        headers = [h.replace(" ", "\n", 1) for h in headers]
+    table: str = tabulate(
         cells,
         headers=headers,
         tablefmt=tablefmt,
@@ -220,12 +222,11 @@ def comparison_table(result: SummaryResult, tablefmt: str = "simple") -> str:
 
 def _show(text: str, tablefmt: str) -> None:
     """Print ``text``; in a notebook, an HTML table is shown as HTML."""
-    ipython = sys.modules.get("IPython")
-    shell = ipython.get_ipython() if ipython is not None else None  # type: ignore[attr-defined]
+    ipython: Any = sys.modules.get("IPython")  # imported by the notebook's kernel, never here
+    shell = ipython.get_ipython() if ipython is not None else None
     if tablefmt in _HTML_FORMATS and getattr(shell, "kernel", None) is not None:
-        from IPython.display import HTML, display
-
-        display(HTML(text))
+        shown: Any = importlib.import_module("IPython.display")
+        shown.display(shown.HTML(text))
     else:
         print(text)
 
@@ -239,7 +240,9 @@ def _model_kept(model: nn.Module) -> Iterator[None]:
     writes; forward hooks it left behind (it leaves them when the pass raises) are removed.
     """
     modules = list(model.modules())
-    copies = {id(p): (p, p.detach().clone()) for p in model.parameters()}
+    copies: dict[int, tuple[torch.Tensor, torch.Tensor]] = {
+        id(p): (p, p.detach().clone()) for p in model.parameters()
+    }
     hooks = [(m, set(m._forward_hooks)) for m in modules]
     snapshot = ModelSnapshot(modules)
     try:
@@ -270,7 +273,9 @@ def _side_by_side(ours: str, theirs: str) -> Iterator[str]:
          if i >= len(left) or i >= len(right) or left[i] != right[i]),
         0,
     )
-    shown = lambda lines, i: repr(lines[i]) if i < len(lines) else "(no such line)"  # noqa: E731
+    def shown(lines: list[str], i: int) -> str:
+        return repr(lines[i]) if i < len(lines) else "(no such line)"
+
     yield f"torchsummary check: the tables differ; first at line {first + 1}:"
     yield f"  torchsummary_plus: {shown(left, first)}"
     yield f"  torchsummary:      {shown(right, first)}"
@@ -297,7 +302,7 @@ def torchsummary_check(model: nn.Module, spec: CallSpec, result: SummaryResult) 
         return [f"torchsummary check: skipped; it is made against layout='pypi' "
                 f"(this summary used layout={spec.layout!r})"]
     try:
-        import torchsummary
+        torchsummary: Any = importlib.import_module("torchsummary")  # it ships no types
     except ImportError:
         return ["torchsummary check: could not check, torchsummary is not installed"]
     if torchsummary.__name__.startswith(__package__):
