@@ -78,7 +78,8 @@ class AlbertLike(nn.Module):
         self.classifier = nn.Linear(HIDDEN, 3)  # a head this forward never calls
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        return torch.tanh(self.pooler(self.encoder(self.embeddings(ids))[:, 0]))
+        # ids as floats, cast here: torchsummary 1.5.1 feeds float inputs only
+        return torch.tanh(self.pooler(self.encoder(self.embeddings(ids.long()))[:, 0]))
 
 
 # --- ENet-like ------------------------------------------------------------------------

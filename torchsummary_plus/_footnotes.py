@@ -162,6 +162,16 @@ def _endings(corrected: CorrectedFigures) -> list[tuple[str, list[str], str]]:
     return endings
 
 
+def _more(groups: list[_Group]) -> list[str]:
+    """The line counting the groups left out (none where none is)."""
+    if not groups:
+        return []
+    rows = sum(len(g.rows) for g in groups)
+    twice = sum(g.twice for g in groups)
+    return wrapped(f"... and {len(groups)} more groups ({rows:,} rows, {twice:,} counted again "
+                   "above): see result.shared_rows")
+
+
 def footnotes(rows: list[Row], corrected: CorrectedFigures) -> Iterator[str]:
     """The notes, at most ``MAX_LINES`` lines: the shared rows' groups as many as fit (the
     rest counted on one line), then what was never used, then TorchScript."""
@@ -174,15 +184,9 @@ def footnotes(rows: list[Row], corrected: CorrectedFigures) -> Iterator[str]:
     number = 0
     for position, group in enumerate(groups):
         note = wrapped(f"[{number + 1}] " + _group_note(group))
-        more = position + 1 < len(groups)
-        if len(lines) + len(note) + more > budget:
-            rest = groups[position:]
-            rows_left = sum(len(g.rows) for g in rest)
-            twice = sum(g.twice for g in rest)
-            lines += wrapped(
-                f"... and {len(rest)} more groups of repeated rows ({rows_left:,} rows, "
-                f"{twice:,} counted again above): every row is in result.shared_rows"
-            )
+        after = _more(groups[position + 1:])
+        if len(lines) + len(note) + len(after) > budget:
+            lines += _more(groups[position:])  # fits: the step before made room for it
             break
         number += 1
         lines += note
