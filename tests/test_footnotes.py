@@ -160,13 +160,14 @@ class Deep(nn.Module):
         return self.inner[0].fc(x)
 
 
-def test_a_long_name_is_wrapped_with_a_hanging_indent():
+def test_a_long_name_is_wrapped_with_a_hanging_indent_and_cut_at_three_lines():
     text, result = run(Deep(), (2,))
     name = ".".join(["stage_with_a_long_name"] * 12) + ".skipped"
     assert result.unused_modules == [name]
     notes = notes_of(text)
     # 12 * 22 + 11 + 8 = 283 characters of name; with "[1] Never used in this pass: " (29) and
-    # " (6)": 316, in lines of 100 then 96 after the indent: 4 lines, nothing lost
-    assert len(notes) == 4 and all(line.startswith("    ") for line in notes[1:])
+    # " (6)": 316, in lines of 100 then 96 after the indent: 4 lines, cut to 3 ending "..."
+    assert len(notes) == 3 and all(line.startswith("    ") for line in notes[1:])
+    assert notes[2].endswith("...") and len(notes[2]) == 100
     assert notes[0] + "".join(line[4:] for line in notes[1:]) == (
-        "[1] Never used in this pass: " + name + " (6)")
+        "[1] Never used in this pass: " + name)[:100 + 96 + 93] + "..."

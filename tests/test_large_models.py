@@ -6,6 +6,7 @@ that matter are worked out by hand here, so a golden cannot hide a wrong number.
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import json
 import os
@@ -16,7 +17,7 @@ import torch
 import torchsummary
 
 from large_models import AlbertLike, ENetLike, llama_70b
-from torchsummary_plus import summary_string
+from torchsummary_plus import SummaryResult, summary_string
 from torchsummary_plus._compare import comparison_table
 
 GOLDEN = Path(__file__).with_name("golden_large")
@@ -39,9 +40,10 @@ def golden(name: str, text: str) -> None:
     assert text == path.read_text(), f"{name} differs from its golden file"
 
 
-@pytest.fixture(scope="module", params=sorted(CASES))
-def case(request):
-    factory, size, dtypes, device, live = CASES[request.param]
+@functools.lru_cache(maxsize=None)
+def summarized(name: str) -> tuple[str, SummaryResult, str | None]:
+    """(text, result, the live torchsummary's table or None) of one case, made once."""
+    factory, size, dtypes, device, live = CASES[name]
     text, result = summary_string(factory(), size, device=device, dtypes=dtypes, layout="pypi")
     expected_table = None
     if live:
@@ -49,7 +51,12 @@ def case(request):
         with contextlib.redirect_stdout(printed):
             torchsummary.summary(factory(), size, device=device)
         expected_table = printed.getvalue()
-    return request.param, text, result, expected_table
+    return text, result, expected_table
+
+
+@pytest.fixture(params=sorted(CASES))
+def case(request):
+    return (request.param, *summarized(request.param))
 
 
 def test_goldens_of_block_compare_and_json(case):
@@ -72,10 +79,8 @@ def test_table_is_torchsummarys_and_every_block_line_fits(case):
     assert max(len(line) for line in comparison_table(result).splitlines()) <= 100
 
 
-def test_albert_like_figures_by_hand(case):
-    name, text, result, _ = case
-    if name != "albert":
-        pytest.skip("figures of the ALBERT-like model")
+def test_albert_like_figures_by_hand():
+    text, result, _ = summarized("albert")
     # embeddings 100*8 = 800; mapping 8*16 + 16 = 144; the layer: query, key, value, dense
     # 4 * (16*16 + 16) = 1088, two LayerNorms 2 * 32, ffn 16*32 + 32 = 544, ffn_output
     # 32*16 + 16 = 528: 2224; pooler 16*16 + 16 = 272; classifier (never called) 16*3 + 3 = 51
@@ -91,10 +96,8 @@ def test_albert_like_figures_by_hand(case):
     assert "[2] Never used in this pass: classifier (51)\n" in notes
 
 
-def test_enet_like_figures_by_hand(case):
-    name, text, result, _ = case
-    if name != "enet":
-        pytest.skip("figures of the ENet-like model")
+def test_enet_like_figures_by_hand():
+    text, result, _ = summarized("enet")
     # initial 3*4*9 + 4 = 112; a bottleneck: conv1 4*4 = 16, bn 4 + 4, conv2 4*4*9 = 144,
     # prelu 1: 169, 100 of them; classifier 4*2 + 2 = 10. torchsummary counts each PReLU 3x.
     assert result.unique_params == 112 + 100 * 169 + 10
@@ -110,10 +113,8 @@ def test_enet_like_figures_by_hand(case):
     assert "[1] stage.*.prelu (100 modules) ran 3 times each: the 200 rows" in text
 
 
-def test_llama_70b_figures_by_hand(case):
-    name, text, result, _ = case
-    if name != "llama70b":
-        pytest.skip("figures of the 70B-shaped model")
+def test_llama_70b_figures_by_hand():
+    text, result, _ = summarized("llama70b")
     # embed and head 128256*8192 = 1,050,673,152 each; a layer: q and o 8192^2 = 67,108,864
     # each, k and v 8192*1024 = 8,388,608 each, gate, up, down 8192*28672 = 234,881,024 each,
     # two norms 8192 each: 855,654,400; 80 layers; the final norm 8192.

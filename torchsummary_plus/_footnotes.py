@@ -132,14 +132,14 @@ def wrapped(text: str) -> list[str]:
 
 def _listing_note(number: int, title: str, items: list[str], where: str) -> list[str]:
     """``[number] title: item; item; ... and N more (see where)``, naming as many items as
-    fit in ``_NOTE_LINES`` lines (at least one)."""
+    fit in ``_NOTE_LINES`` lines (at least one; cut short with "..." where one does not)."""
     for named in range(min(_NAMED, len(items)), 0, -1):
         more = len(items) - named
         tail = f"; ... and {more} more (see {where})" if more else ""
         lines = wrapped(f"[{number}] {title}: " + "; ".join(items[:named]) + tail)
         if len(lines) <= _NOTE_LINES:
-            break
-    return lines
+            return lines
+    return lines[:_NOTE_LINES - 1] + [lines[_NOTE_LINES - 1][:WIDTH - 3] + "..."]
 
 
 def _endings(corrected: CorrectedFigures) -> list[tuple[str, list[str], str]]:
