@@ -8,7 +8,7 @@ storage). Tests run it on the same inputs as the summary and compare the figures
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import torch
 import torch.nn as nn
@@ -84,3 +84,26 @@ def summary_inputs(shapes: list[tuple[int, ...]], dtypes: list[torch.dtype] | No
     noise cast to each dtype (seed the generator the same way before the summary to match)."""
     dtypes = dtypes or [torch.float32] * len(shapes)
     return [torch.rand(2, *shape).to(dtype).to(device) for shape, dtype in zip(shapes, dtypes)]
+
+
+def _shapes(input_size: Any) -> list[tuple[int, ...]]:
+    """One shape or a list of shapes, as a summary's ``input_size`` gives them."""
+    if all(isinstance(d, int) for d in input_size):
+        return [tuple(input_size)]
+    return [tuple(shape) for shape in input_size]
+
+
+def oracle_of(model: nn.Module, input_size: Any, dtypes: Sequence[Any] | None = None,
+              seed: int = 0) -> Usage:
+    """What the oracle sees on the inputs a summary makes after ``torch.manual_seed(seed)``
+    (dtypes as a summary takes them: torch.dtype or legacy types such as torch.LongTensor)."""
+    types = None if dtypes is None else [d if isinstance(d, torch.dtype) else d.dtype for d in dtypes]
+    torch.manual_seed(seed)
+    inputs = summary_inputs(_shapes(input_size), types)
+    return oracle_usage(model, lambda: model(*inputs))
+
+
+def owners_of_unused(usage: Usage) -> list[str]:
+    """The modules owning parameters the oracle never saw, each parameter under its first
+    name (so its first owner), in definition order; "" is the model itself."""
+    return list(dict.fromkeys(name.rpartition(".")[0] for name in usage.unused_names))

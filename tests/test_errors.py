@@ -11,15 +11,21 @@ from torchsummary_plus import SummaryError, summary, summary_string
 
 
 class CountingNet(nn.Module):
-    """A model that counts its forward calls, to show a bad call never ran it."""
+    """A model that counts its forward calls, to show a bad call never ran it. (The count is
+    kept in a list: a summary puts a module's own attributes back, not what a forward puts
+    into a container the module holds.)"""
 
     def __init__(self) -> None:
         super().__init__()
         self.fc = nn.Linear(3, 2)
-        self.calls = 0
+        self.forward_calls: list[int] = []
+
+    @property
+    def calls(self) -> int:
+        return len(self.forward_calls)
 
     def forward(self, x, *rest):
-        self.calls += 1
+        self.forward_calls.append(1)
         return self.fc(x)
 
 
@@ -183,7 +189,7 @@ def test_error_in_the_models_own_code_after_a_child_ran(capsys):
         summary(model, [(3,), (4,)], device="cpu")
     message = str(caught.value)
     # the innermost module running is the model itself; fc already gave row Linear-1
-    assert "in module (the model itself) (RaisesInOwnForward, would be row RaisesInOwnForward-2)" in message
+    assert "in module the model itself (RaisesInOwnForward, would be row RaisesInOwnForward-2)" in message
     assert "called with inputs [[2, 3], [2, 4]]" in message
     assert message.endswith("TypeError: y must have 5 features")
     assert isinstance(caught.value.__cause__, TypeError)

@@ -55,7 +55,7 @@ def test_an_unused_subtree_is_one_item_and_each_parameter_counts_once():
     # embed has two parents (the model, decoder): torchsummary hooks it twice, two rows a call
     assert notes_of(text) == [
         "[1] Embedding-2 repeats the parameters of Embedding-1 (module embed): 40 counted twice above",
-        "[2] Never used in this pass (75 in all): decoder (4 modules, 70); spare (5)"]
+        "[2] Never used in this pass: decoder (70) in 4 modules, spare (5); 75 in all"]
 
 
 class ManyUnused(nn.Module):
@@ -74,8 +74,8 @@ def test_many_unused_modules_are_named_a_few_then_counted():
     assert result.unused_params == 30 * 3
     assert len(result.unused_modules) == 30
     assert notes_of(text) == [
-        "[1] Never used in this pass (90 in all): head_0 (3); head_1 (3); head_2 (3); head_3 (3); head_4 (3);",
-        "    ... and 25 more (see result.unused_modules)",
+        "[1] Never used in this pass: head_0 (3), head_1 (3), head_2 (3), head_3 (3), head_4 (3) and 25 more",
+        "    (see result.unused_modules); 90 in all",
     ]
 
 

@@ -18,8 +18,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.overrides import TorchFunctionMode
 
+from paths import fast_path_only
 from torchsummary_plus import summary_string
-from torchsummary_plus._gate import can_wait
+from torchsummary_plus._watch import can_wait
 from torchsummary_plus._index import index_model
 
 LINEAR = 4 * 4 + 4  # the Linear(4, 4) every model below calls
@@ -128,6 +129,7 @@ class Probe(LinearAndFour):
         return y
 
 
+@fast_path_only
 def test_the_watch_is_off_until_custom_code_reads_a_parameter():
     model = Probe()
     assert used(model) == LINEAR + 4
@@ -173,6 +175,7 @@ def test_the_registries_are_put_back_as_they_were():
         assert type(module._parameters) is dict
 
 
+@fast_path_only
 def test_a_read_from_another_thread_leaves_that_thread_s_modes_alone():
     import threading
 
@@ -269,6 +272,7 @@ def test_waiting_prints_what_watching_from_the_start_prints(name):
     assert waiting[1].used_params == watching[1].used_params == used_by_hand
 
 
+@fast_path_only
 def test_custom_code_that_only_reshapes_never_switches_the_watch_on():
     model = Reshaping()
     summary_string(model, (4, 8), device="cpu")

@@ -15,7 +15,8 @@ import torch.nn as nn
 import torchsummary
 
 from torchsummary_plus import summary, summary_string
-from torchsummary_plus._shapes import Opaque, describe, legacy_numel, shown_shape
+from torchsummary_plus._legacy import legacy_numel, shown_shape
+from torchsummary_plus._shapes import Opaque, describe
 from torchsummary_plus._demo import SharedConv as SeedSharing  # the seed cases, defined once
 from torchsummary_plus._demo import UnusedConv as SeedUnused
 

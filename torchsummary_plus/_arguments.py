@@ -13,7 +13,7 @@ from typing import Any
 import torch
 import torch.nn as nn
 
-LAYOUTS = ("pypi", "master")
+from ._legacy import LAYOUTS
 
 
 @dataclass(frozen=True)
@@ -98,8 +98,22 @@ def check_dtypes(dtypes: Any, n_inputs: int) -> tuple[torch.dtype, ...]:
                 f"dtypes[{position}]={item!r} is not a tensor type or torch.dtype: expected "
                 "for example torch.FloatTensor, torch.LongTensor or torch.int64"
             )
+        if not _can_make(dtype):
+            raise ValueError(
+                f"dtypes[{position}]={item!r} is a dtype the pass cannot make inputs of (quantized "
+                "and bit types have no random values): expected a floating, integer or bool dtype"
+            )
         found.append(dtype)
     return tuple(found)
+
+
+def _can_make(dtype: torch.dtype) -> bool:
+    """Whether an input of this dtype can be made the way the pass makes inputs."""
+    try:
+        torch.zeros(1).to(dtype)
+    except (RuntimeError, NotImplementedError, TypeError):
+        return False
+    return True
 
 
 def _parse_device(device: Any) -> torch.device:

@@ -30,12 +30,13 @@ import torch.nn as nn
 from tabulate import multiline_formats, tabulate, tabulate_formats
 
 from ._arguments import CallSpec, check_call
-from ._figures import MB, LegacyFigures
 from ._footnotes import wrapped
+from ._legacy import MB, LegacyFigures
 from ._render import legacy_table
-from ._restore import ModelSnapshot
+from ._index import index_model
+from ._snapshot import ModelSnapshot
 from ._result import SummaryResult
-from .api import Device, InputSize, _summarize
+from ._pipeline import Device, InputSize, summarize
 
 HEADERS = (
     "Figure",
@@ -233,25 +234,19 @@ def _show(text: str, tablefmt: str) -> None:
 
 @contextlib.contextmanager
 def _model_kept(model: nn.Module) -> Iterator[None]:
-    """Undo what another package's summary may do to the model and the random state.
-
-    The same snapshot the trace uses (buffers, registrations, modes, flags, gradients, random
-    state), plus a copy of every parameter, since torchsummary's pass is not watched for
-    writes; forward hooks it left behind (it leaves them when the pass raises) are removed.
-    """
-    modules = list(model.modules())
+    """Undo what another package's summary may do to the model and the random state: the
+    snapshot the trace uses (which also removes hooks it left behind when its pass raised),
+    plus a copy of every parameter, since that pass is not watched for writes."""
+    snapshot = ModelSnapshot(index_model(model))
     copies: dict[int, tuple[torch.Tensor, torch.Tensor]] = {
         id(p): (p, p.detach().clone()) for p in model.parameters()
     }
-    hooks = [(m, set(m._forward_hooks)) for m in modules]
-    snapshot = ModelSnapshot(modules)
     try:
         yield
     finally:
-        for module, keys in hooks:
-            for key in [k for k in module._forward_hooks if k not in keys]:
-                del module._forward_hooks[key]
-        snapshot.restore(copies)
+        errors = snapshot.restore(copies)
+        if errors:
+            raise errors[0]
 
 
 def _legacy_text(result: SummaryResult) -> str:
@@ -357,6 +352,6 @@ def compare(
     """
     check_tablefmt(tablefmt)
     spec = check_call(model, input_size, batch_size, device, dtypes, "pypi")
-    _, result = _summarize(spec, model, plus=False)
+    _, result = summarize(spec, model, plus=False)
     print_comparison(model, spec, result, tablefmt)
     return result

@@ -1,168 +1,135 @@
-"""What a row of the table says about its module's parameters, read the way torchsummary's
-hook reads them (`weight` and `bias` only), and the facts about each parameter behind it."""
+"""What a row of the table says about its module's parameters, read when the module's call
+ends, as torchsummary's hook reads them, and the facts about each parameter behind it."""
 from __future__ import annotations
 
-from typing import Any, NamedTuple, Optional
+import operator
+from itertools import count
+from typing import Any, NamedTuple
 
 import torch.nn as nn
 from torch import Tensor
 
-from ._traits import ClassTraits, traits
-
-# new_named(cls, values) makes the NamedTuple cls._make(values) makes, without its Python frame
-new_named = tuple.__new__
+from ._legacy import param_count, read_weight_and_bias
+from ._traits import traits
 
 
 class ParamInfo(NamedTuple):
-    name: str  # first qualified name, as model.named_parameters() gives it
+    name: str  # first qualified name, as model.named_parameters() gives it ("" if none)
     numel: int
     nbytes: int
     trainable: bool
 
 
-class KnownTensors:
-    """Facts about tensors already worked out by the model index, looked up by identity.
-
-    ``canonical`` maps the meta stand-ins of a meta run back to the real parameters;
-    ``owners`` gives each module's own parameter ids.
-    """
-
-    def __init__(
-        self,
-        params: dict[int, ParamInfo],
-        canonical: dict[int, int],
-        owners: dict[nn.Module, tuple[int, ...]],
-    ) -> None:
-        self.params = params
-        self.canonical = canonical
-        self.owners = owners
-
-    def info(self, tensor: Tensor) -> tuple[int, ParamInfo]:
-        """(identity, facts) of a tensor a row counts; a parameter's come from the index."""
-        key = id(tensor)
-        if self.canonical:
-            key = self.canonical.get(key, key)
-        info = self.params.get(key)
-        if info is None:  # a buffer or a plain attribute called weight or bias
-            numel = tensor.numel()
-            info = ParamInfo("", numel, numel * tensor.element_size(), tensor.requires_grad)
-        return key, info
-
-
 class ModuleFacts(NamedTuple):
-    """What a row needs to know about its module's parameters, read as torchsummary reads
-    them. Modules without parameters share one per class."""
+    """What a row needs to know about its module's parameters."""
 
-    class_name: str
+    class_name: str  # torchsummary's name for the row, from the class its hook sees
     naive_count: int  # torchsummary's Param #: `weight` and `bias` only
     trainable: bool | None  # decided by `weight` alone, None without one
-    naive: tuple[tuple[int, ParamInfo], ...]  # those tensors: (identity, facts)
-    row_ids: tuple[int, ...]  # the tensors that make a later row of this module repeat an earlier one
+    naive: tuple[tuple[int, ParamInfo], ...]  # those tensors: (key, facts)
+    row_ids: tuple[int, ...]  # the model's parameters that link this row to other rows
 
 
-# A tensor a row counts, as (identity, facts); None where the module has no such tensor.
-Counted = Optional[tuple[int, ParamInfo]]
-NOT_REGISTERED: tuple[Counted, Counted] = (None, None)
+class KnownTensors:
+    """Facts about tensors, looked up by identity.
+
+    Keys are stable for the tensors that live for the whole pass: the model's parameters
+    (a meta run's stand-ins map back to them through ``canonical``) and buffers. Any other
+    tensor a row counts (a parametrization's computed weight, a temporary) gets a key of
+    its own, never shared, since its address may be reused by a later temporary.
+    """
+
+    def __init__(self, params: dict[int, ParamInfo], buffers: set[int]) -> None:
+        self.params = params
+        self.buffers = buffers
+        self.canonical: dict[int, int] = {}
+        self._fresh = count(-1, -1)
+
+    def key(self, tensor: Tensor) -> int:
+        """The tensor's identity, a stand-in's mapped to its parameter."""
+        key = id(tensor)
+        return self.canonical.get(key, key) if self.canonical else key
+
+    def info(self, tensor: Tensor) -> tuple[int, ParamInfo]:
+        """(key, facts) of a tensor a row counts; a parameter's come from the index."""
+        key = self.key(tensor)
+        info = self.params.get(key)
+        if info is not None:
+            return key, info
+        if key not in self.buffers:
+            key = next(self._fresh)
+        numel = tensor.numel()
+        return key, ParamInfo("", numel, numel * tensor.element_size(), tensor.requires_grad)
+
+    def model_ids(self, tensors: Any) -> tuple[int, ...]:
+        """The keys of those of ``tensors`` that are the model's parameters, each once."""
+        params = self.params
+        keys = [self.key(t) for t in tensors if t is not None]
+        return tuple(dict.fromkeys([k for k in keys if k in params]))
 
 
-def attribute_facts(module: nn.Module, known: KnownTensors) -> ModuleFacts:
-    """The row facts of a module whose `weight` or `bias` may be made by code (a property,
-    an attribute set on the instance): read through the module, as torchsummary's hook does."""
-    weight, bias = _read_attributes(module)
-    return _tensor_facts(module, weight, bias, known, traits(type(module)))
-
-
-def registry_facts(
-    module: nn.Module, kind: ClassTraits, known: KnownTensors, registered: tuple[Counted, Counted]
-) -> ModuleFacts | None:
-    """The row facts of a module whose `weight` and `bias` can only be in its registries
-    (the common case: neither its class, ``kind`` its traits, nor the instance has such an
-    attribute), read there directly, since ``Module.__getattr__`` raising for a missing name
-    is slow; None where an attribute may make them while the module runs. ``registered``:
-    the `weight` and `bias` its ``_parameters`` holds, as the index found them
-    (``NOT_REGISTERED`` where it holds none). The forward
-    pass cannot change the registries as far as the summary goes (it puts them back), so
-    they are read once, before it."""
+def _registered(module: nn.Module, attr: str) -> Tensor | None:
+    """The tensor ``Module.__getattr__`` finds for ``attr`` (a class without such an
+    attribute, none set on the instance), read from the registries without telling their
+    guards; a submodule of that name is no tensor."""
     instance = module.__dict__
-    if "weight" in instance or "bias" in instance:
-        return None
-    if module._buffers or module._modules:  # either may also be a buffer, or a module
+    for registry in (instance["_parameters"], instance["_buffers"]):
+        value = dict.get(registry, attr)
+        if value is not None:
+            return value
+    return None
+
+
+class RowFacts:
+    """Reads each row's facts when its module's call ends, as torchsummary's hook does, and
+    remembers them per module while its class and tensors stay the same."""
+
+    def __init__(self, known: KnownTensors) -> None:
+        self.known = known
+        self._memo: dict[nn.Module, tuple[type, Any, Any, tuple[Any, ...], ModuleFacts]] = {}
+        self._empty: dict[str, ModuleFacts] = {}  # the facts of rows without parameters, by name
+
+    def of(self, module: nn.Module) -> ModuleFacts:
+        cls = type(module)
+        kind = traits(cls)
+        instance = module.__dict__
+        if not kind.reads_registries or "weight" in instance or "bias" in instance:
+            weight, bias = read_weight_and_bias(module)  # may run code: read every time
+            own = tuple(module.parameters(recurse=False))  # (TorchScript keeps no plain registry)
+            return self._facts(module, kind.row_name, weight, bias, own)
+        own = tuple(dict.values(instance["_parameters"]))
         weight, bias = _registered(module, "weight"), _registered(module, "bias")
-        return _tensor_facts(module, weight, bias, known, kind)
-    if registered is NOT_REGISTERED:  # nothing registered: activations, pooling, dropout...
-        return _without_parameters(type(module), kind)
-    own = known.owners.get(module, ())
-    return _facts(type(module), kind, own, *registered)  # (`weight` and `bias` are its own)
+        remembered = self._memo.get(module)
+        if (
+            remembered is not None
+            and remembered[0] is cls
+            and remembered[1] is weight
+            and remembered[2] is bias
+            and len(remembered[3]) == len(own)
+            and all(map(operator.is_, remembered[3], own))
+        ):
+            return remembered[4]
+        facts = self._facts(module, kind.row_name, weight, bias, own)
+        self._memo[module] = (cls, weight, bias, own, facts)
+        return facts
 
+    def _facts(
+        self, module: nn.Module, name: str, weight: Tensor | None, bias: Tensor | None, own: tuple[Any, ...]
+    ) -> ModuleFacts:
+        if weight is None and bias is None and not own:  # activations, pooling, dropout...
+            return self._without_parameters(name)
+        known = self.known
+        counted, trainable = param_count(weight, bias)
+        naive = tuple([known.info(t) for t in (weight, bias) if t is not None])
+        linked = [*own, weight, bias]
+        children = module.__dict__.get("_modules")
+        parametrizations = children.get("parametrizations") if type(children) is dict else None
+        if parametrizations is not None:  # a computed weight is linked through its originals
+            linked += list(parametrizations.parameters())
+        return ModuleFacts(name, counted, trainable, naive, known.model_ids(linked))
 
-def _tensor_facts(
-    module: nn.Module, weight: Any, bias: Any, known: KnownTensors, kind: ClassTraits
-) -> ModuleFacts:
-    """The facts of a row counting ``weight`` and ``bias`` (where they are tensors)."""
-    counted = [known.info(t) if isinstance(t, Tensor) else None for t in (weight, bias)]
-    row_ids = known.owners.get(module, ())  # its own, then `weight` or `bias` where not
-    for entry in counted:  # (another module's, or a buffer)
-        if entry is not None and entry[0] not in row_ids:
-            row_ids += (entry[0],)
-    return _facts(type(module), kind, row_ids, *counted)
-
-
-def _facts(
-    cls: type, kind: ClassTraits, row_ids: tuple[int, ...], weight: Counted, bias: Counted
-) -> ModuleFacts:
-    """The facts of a row of a module of class ``cls`` (``kind``: its traits) counting
-    ``weight`` and ``bias``; ``row_ids``: its own parameters and those two. (Once per
-    module, in the walk: plain steps.)"""
-    if weight is None:
-        if bias is None:
-            if not row_ids:  # activations, pooling, dropout...
-                return _without_parameters(cls, kind)
-            return new_named(ModuleFacts, (kind.row_name, 0, None, (), row_ids))
-        naive: tuple[tuple[int, ParamInfo], ...] = (bias,)
-        count = bias[1].numel
-        trainable = None
-    else:
-        info = weight[1]
-        trainable = info.trainable
-        if bias is None:
-            naive, count = (weight,), info.numel
-        else:
-            naive, count = (weight, bias), info.numel + bias[1].numel
-    return new_named(ModuleFacts, (kind.row_name, count, trainable, naive, row_ids))
-
-
-_NO_PARAMETERS: dict[type, ModuleFacts] = {}
-
-
-def _without_parameters(cls: type, kind: ClassTraits) -> ModuleFacts:
-    """The facts shared by every module of a class without parameters (``kind``: its traits)."""
-    facts = _NO_PARAMETERS.get(cls)
-    if facts is None:
-        facts = _NO_PARAMETERS[cls] = ModuleFacts(kind.row_name, 0, None, (), ())
-    return facts
-
-
-def _registered(module: nn.Module, attr: str) -> Any:
-    """What ``Module.__getattr__`` finds for ``attr``, without its slow raise when absent."""
-    params = module._parameters
-    if attr in params:
-        return params[attr]
-    buffers = module._buffers
-    if attr in buffers:
-        return buffers[attr]
-    return module._modules.get(attr)
-
-
-def _read_attributes(module: nn.Module) -> tuple[Any, Any]:
-    """`weight` and `bias` read as torchsummary reads them (None where absent): `weight`
-    four times and `bias` three times when they are tensors, so that where reading runs
-    code (a parametrization calls its modules, which print rows of their own) the same rows
-    appear in the same order."""
-    read = []
-    for attr, reads in (("weight", 4), ("bias", 3)):
-        value = getattr(module, attr, None)
-        if isinstance(value, Tensor) and traits(type(module)).computes_weight:
-            for _ in range(reads - 1):
-                value = getattr(module, attr, None)
-        read.append(value)
-    return read[0], read[1]
+    def _without_parameters(self, name: str) -> ModuleFacts:
+        facts = self._empty.get(name)
+        if facts is None:
+            facts = self._empty[name] = ModuleFacts(name, 0, None, (), ())
+        return facts

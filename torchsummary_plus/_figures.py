@@ -14,16 +14,10 @@ import torch
 
 from ._activations import scaled_to_batch
 from ._arguments import CallSpec
-from ._facts import ModuleFacts, ParamInfo, new_named
-from ._shapes import shown_and_counted
+from ._facts import ParamInfo
+from ._legacy import LegacyFigures, shown_and_counted
+from ._legacy import legacy_figures as legacy_arithmetic
 from ._trace import Trace
-
-MB = 1024**2.0
-
-
-def _wrap_int64(value: int) -> int:
-    """numpy's int64 arithmetic, which torchsummary's sums and products go through."""
-    return (value + 2**63) % 2**64 - 2**63
 
 
 class Row(NamedTuple):
@@ -34,40 +28,6 @@ class Row(NamedTuple):
     output_shape: Any  # what the Output Shape cell shows (its str)
     params: int  # torchsummary's count: `weight` and `bias` only
     shared_with: str | None  # the earlier row whose parameters this row repeats
-
-
-@dataclass(frozen=True)
-class LegacyFigures:
-    """What torchsummary prints below its rows."""
-
-    total_params: int
-    trainable_params: int
-    input_size_mb: float
-    forward_backward_size_mb: float
-    params_size_mb: float
-    estimated_total_size_mb: float
-
-
-def input_numel_product(spec: CallSpec) -> int:
-    """torchsummary multiplies every dimension of every input together (and the batch size)."""
-    return _wrap_int64(math.prod(d for shape in spec.input_shapes for d in shape) * spec.batch_size)
-
-
-def legacy_figures(sums: RowSums, spec: CallSpec) -> LegacyFigures:
-    total, trainable = sums.naive_total, sums.naive_trainable
-    outputs = _wrap_int64(sums.output_numel)
-    input_mb = abs(input_numel_product(spec) * 4.0 / MB)
-    forward_mb = abs(2.0 * outputs * 4.0 / MB)  # x2 for gradients
-    if spec.layout == "master" and sums.rows_with_parameters:
-        # The GitHub master keeps the parameter total a 0-dim int64 tensor: its sizes are
-        # then float32 tensor arithmetic, which rounds differently for big models.
-        params_t = abs(torch.tensor(total, dtype=torch.int64) * 4.0 / MB)
-        params_mb = float(params_t)
-        total_mb = float(params_t + forward_mb + input_mb)
-    else:
-        params_mb = abs(total * 4.0 / MB)
-        total_mb = params_mb + forward_mb + input_mb
-    return LegacyFigures(total, trainable, input_mb, forward_mb, params_mb, total_mb)
 
 
 @dataclass(frozen=True)
@@ -115,69 +75,41 @@ class RowSums:
     counted: set[int]
 
 
+def legacy_figures(sums: RowSums, spec: CallSpec) -> LegacyFigures:
+    """torchsummary's figures from its row sums (the arithmetic is ``_legacy``'s)."""
+    return legacy_arithmetic(
+        sums.naive_total, sums.naive_trainable, sums.output_numel, sums.rows_with_parameters,
+        spec.input_shapes, spec.batch_size, spec.layout,
+    )
+
+
 def table_rows(trace: Trace, batch_size: int) -> tuple[list[Row], RowSums]:
-    """The table's rows and what they add up to (a model may have a million rows: the rows
-    without parameters, most of them, get one short step each)."""
+    """The table's rows and what they add up to; a row repeating an earlier row's
+    parameters gets ``shared_with``."""
     rows: list[Row] = []
-    append = rows.append
-    holding: list[tuple[int, ModuleFacts]] = []  # (position, facts) of rows with parameters
-    output_numel = 0
-    seen_shapes: dict[Any, tuple[Any, int]] = {}  # most rows repeat an earlier row's shape
-    for number, (qualname, facts, description, _) in enumerate(trace.rows, start=1):
-        if type(description) is torch.Size:
-            known = seen_shapes.get(description)
-            if known is None:
-                known = seen_shapes[description] = shown_and_counted(description, batch_size)
-            shown, numel = known[0].copy(), known[1]  # each row its own list
-        else:
-            shown, numel = shown_and_counted(description, batch_size)
-        output_numel += numel
-        if facts.row_ids or facts.naive:
-            holding.append((number - 1, facts))
-        append(new_named(Row, (f"{facts.class_name}-{number}", qualname, shown, facts.naive_count, None)))
-    return rows, _parameter_sums(rows, holding, output_numel)
-
-
-def _parameter_sums(rows: list[Row], holding: list[tuple[int, ModuleFacts]], output_numel: int) -> RowSums:
-    """Count the rows' parameters; a row repeating an earlier row's gets ``shared_with``."""
-    facts_held = [facts for _, facts in holding]
-    naive = [pair for facts in facts_held for pair in facts.naive]
-    counted = {key for key, _ in naive}
-    row_ids = [key for facts in facts_held for key in facts.row_ids]
-    if len(counted) == len(naive) and len(set(row_ids)) == len(row_ids):
-        # Nearly every model: no tensor in two rows, none counted twice in one. Each row's
-        # tensors are then counted once as they are, and no row repeats another.
-        infos = [info for _, info in naive]
-        naive_total = sum([facts.naive_count for facts in facts_held])
-        naive_trainable = sum([facts.naive_count for facts in facts_held if facts.trainable])
-        return RowSums(
-            naive_total, naive_trainable, output_numel, bool(naive), {}, {}, naive_total,
-            naive_trainable, sum([info.numel for info in infos if info.trainable]),
-            sum([info.nbytes for info in infos]), counted,
-        )
-    naive_total = naive_trainable = 0
+    output_numel = naive_total = naive_trainable = 0
     deduplicated = deduplicated_trainable = deduplicated_requires_grad = deduplicated_bytes = 0
     first_row: dict[int, str] = {}  # parameter id -> first row holding it
-    counted: set[int] = set()  # ids of the tensors torchsummary counted so far
+    counted: set[int] = set()  # keys of the tensors torchsummary counted so far
     shared: dict[str, str] = {}
     twice: dict[str, int] = {}
-    for position, facts in holding:
-        name = rows[position].name
+    for number, (qualname, facts, description, _) in enumerate(trace.rows, start=1):
+        shown, numel = shown_and_counted(description, batch_size)
+        output_numel += numel
+        name = f"{facts.class_name}-{number}"
         naive_total += facts.naive_count
         if facts.trainable:
             naive_trainable += facts.naive_count
         earlier = None
-        for i in facts.row_ids:
+        for i in facts.row_ids:  # (a loop, not a generator left half-way: see _interrupts)
             if i in first_row:
                 earlier = first_row[i]
                 break
         if earlier is not None:
             shared[name] = earlier
-            twice[name] = sum([info.numel for key, info in facts.naive if key in counted])
-            rows[position] = rows[position]._replace(shared_with=earlier)
+            twice[name] = sum(info.numel for key, info in facts.naive if key in counted)
         for i in facts.row_ids:
-            if i not in first_row:
-                first_row[i] = name
+            first_row.setdefault(i, name)
         for key, info in facts.naive:
             if key in counted:
                 continue
@@ -186,11 +118,13 @@ def _parameter_sums(rows: list[Row], holding: list[tuple[int, ModuleFacts]], out
             deduplicated_trainable += info.numel if facts.trainable else 0
             deduplicated_requires_grad += info.numel if info.trainable else 0
             deduplicated_bytes += info.nbytes
-    return RowSums(
-        naive_total, naive_trainable, output_numel, any(facts.naive for _, facts in holding),
+        rows.append(Row(name, qualname, shown, facts.naive_count, earlier))
+    sums = RowSums(
+        naive_total, naive_trainable, output_numel, any([row.facts.naive for row in trace.rows]),
         shared, twice, deduplicated, deduplicated_trainable, deduplicated_requires_grad,
         deduplicated_bytes, counted,
     )
+    return rows, sums
 
 
 def input_bytes(spec: CallSpec) -> int:
@@ -222,19 +156,19 @@ def _unused(trace: Trace) -> tuple[list[tuple[str, int]], list[tuple[str, int, i
     """The modules with never used parameters, each parameter under its first owner only
     (so the counts add up to the unused total), and the same grouped: the modules of a
     subtree whose parameters were all never used under its root, with how many they are."""
-    params, used_ids, names = trace.params, trace.used_ids, trace.names
+    params, used_ids = trace.params, trace.used_ids
     unused: list[tuple[str, int]] = []
     held: dict[str, int] = {}  # qualified name -> parameters under it, each once
     idle: dict[str, int] = {}  # qualified name -> never used parameters under it
     owned: set[int] = set()
-    for module, ids in trace.owners.items():
+    for qualname, ids in trace.owners.items():
         mine = [i for i in ids if i not in owned]
         owned.update(ids)
         count = sum([params[i].numel for i in mine if i not in used_ids])
         if count:
-            unused.append((names[module], count))
+            unused.append((qualname, count))
         total = sum([params[i].numel for i in mine])
-        for prefix in ancestors(names[module]):
+        for prefix in ancestors(qualname):
             held[prefix] = held.get(prefix, 0) + total
             idle[prefix] = idle.get(prefix, 0) + count
     groups: dict[str, tuple[int, int]] = {}  # root -> (modules, parameters)
@@ -254,7 +188,7 @@ def corrected_figures(trace: Trace, spec: CallSpec, sums: RowSums) -> CorrectedF
         used = _totals([info for i, info in params.items() if i in used_ids])
         unused, subtrees = _unused(trace)
     inputs = input_bytes(spec)
-    activations = scaled_to_batch(sum([row[3] for row in trace.rows]), spec.batch_size)
+    activations = scaled_to_batch(sum([row.nbytes for row in trace.rows]), spec.batch_size)
     saved = trace.saved_bytes
     return CorrectedFigures(
         unique_params=unique[0],

@@ -130,35 +130,35 @@ def wrapped(text: str) -> list[str]:
     )
 
 
-def _listing_note(number: int, title: str, items: list[str], where: str) -> list[str]:
-    """``[number] title: item; item; ... and N more (see where)``, naming as many items as
+def _listing_note(number: int, title: str, items: list[str], where: str, end: str) -> list[str]:
+    """``[number] title: item, item and N more (see where); end``, naming as many items as
     fit in ``_NOTE_LINES`` lines (at least one; cut short with "..." where one does not)."""
     for named in range(min(_NAMED, len(items)), 0, -1):
         more = len(items) - named
-        tail = f"; ... and {more} more (see {where})" if more else ""
-        lines = wrapped(f"[{number}] {title}: " + "; ".join(items[:named]) + tail)
+        text = f"[{number}] {title}: " + ", ".join(items[:named])
+        text += (f" and {more} more (see {where})" if more else "") + (f"; {end}" if end else "")
+        lines = wrapped(text)
         if len(lines) <= _NOTE_LINES:
             return lines
     return lines[:_NOTE_LINES - 1] + [lines[_NOTE_LINES - 1][:WIDTH - 3] + "..."]
 
 
-def _endings(corrected: CorrectedFigures) -> list[tuple[str, list[str], str]]:
-    """(title, items, where all items are) of the notes after the shared rows' groups."""
+def _endings(corrected: CorrectedFigures) -> list[tuple[str, list[str], str, str]]:
+    """(title, items, where all items are, ending) of the notes after the shared rows'."""
     c = corrected
     endings = []
     if c.unused_subtrees:
         total = sum(count for _, _, count in c.unused_subtrees)
         items = [
-            f"{_module(root)} ({modules} modules, {count:,})" if modules > 1
-            else f"{_module(root)} ({count:,})"
+            f"{_module(root)} ({count:,})" + (f" in {modules} modules" if modules > 1 else "")
             for root, modules, count in c.unused_subtrees
         ]
-        title = "Never used in this pass" + (f" ({total:,} in all)" if len(items) > 1 else "")
-        endings.append((title, items, "result.unused_modules"))
+        end = f"{total:,} in all" if len(items) > 1 else ""
+        endings.append(("Never used in this pass", items, "result.unused_modules", end))
     if c.untraced:
         items = [f"{_module(m)} ({n:,})" for m, n in c.untraced]
         endings.append(("TorchScript, so no rows and counted as used", items,
-                        "result.untraced_modules"))
+                        "result.untraced_modules", ""))
     return endings
 
 

@@ -1,19 +1,29 @@
 """Everything the trace needs to know about the model's structure, from one walk.
 
 torch's own iterators (``named_modules``, ``named_parameters``, ``apply``) each walk the
-whole tree through generators; on a model of thousands of modules those walks cost more
-than the hooks. One recursive walk over ``_modules`` gives the same facts in their order.
+whole tree through generators; one recursive walk over ``_modules`` gives the same facts in
+their order. The walk only reads: it runs before anything of the model is changed.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Any, Iterable
 
+import torch
 import torch.nn as nn
+from torch.nn.modules import module as _torch_module
 from torch.nn.parameter import is_lazy
 
-from ._facts import NOT_REGISTERED, Counted, KnownTensors, ModuleFacts, ParamInfo, new_named, registry_facts
-from ._traits import TRAITS_BY_CLASS, traits
+from ._facts import ParamInfo
+from ._traits import traits
+
+# The global hooks every module's call runs: custom code inside any module.
+GLOBAL_HOOKS = (
+    _torch_module._global_backward_pre_hooks,
+    _torch_module._global_backward_hooks,
+    _torch_module._global_forward_pre_hooks,
+    _torch_module._global_forward_hooks,
+)
 
 
 @dataclass
@@ -24,41 +34,67 @@ class ModelIndex:
     scripted: set[nn.Module] = field(default_factory=set)  # inside torch.jit.script: no hooks
     script_tops: list[nn.Module] = field(default_factory=list)  # outermost TorchScript modules
     params: dict[int, ParamInfo] = field(default_factory=dict)  # id -> info, definition order
+    tensors: dict[int, torch.Tensor] = field(default_factory=dict)  # parameters and buffers by id
+    buffers: set[int] = field(default_factory=set)  # ids of the buffers
     owners: dict[nn.Module, tuple[int, ...]] = field(default_factory=dict)  # own parameter ids
     containers: set[nn.Module] = field(default_factory=set)  # modules with children
     lazy: list[str] = field(default_factory=list)  # modules with uninitialised parameters
-    # row facts of the modules whose `weight` and `bias` can only be in their registries
-    facts: dict[nn.Module, ModuleFacts] = field(default_factory=dict)
-    has_data_parallel: bool = False  # its replicas would copy a wrapped forward
+    has_data_parallel: bool = False  # its replicas would copy instance attributes
+
+
+def _torch_own(value: Any) -> bool:
+    """Whether a callable comes from torch itself (``F.relu``, ``torch.tanh``)."""
+    return (getattr(value, "__module__", None) or "").split(".")[0] == "torch"
+
+
+def holds_user_code(module: nn.Module) -> bool:
+    """Whether anything the module runs may be code of the user's: a `forward` set on the
+    instance, a hook on it, or a callable it holds that is not torch's own (an activation)."""
+    instance = module.__dict__
+    if "forward" in instance or any(
+        [instance[hooks] for hooks in ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks", "_backward_pre_hooks")]
+    ):
+        return True
+    if not any(map(callable, instance.values())):  # nearly every module: no callable at all
+        return False
+    return any(
+        [callable(value) and not isinstance(value, (nn.Module, type)) and not _torch_own(value)
+         for value in instance.values()]
+    )
 
 
 def index_model(model: nn.Module) -> ModelIndex:
     """Walk the model once, visiting modules exactly as ``model.apply`` does.
 
-    A module is *trusted* when its class comes from torch.nn and every module below it is
-    trusted too. A trusted module is a *root* (the watch pauses while it runs) where watched
-    code may call it: it is the model itself, or its parent is untrusted or a
-    ModuleList/ModuleDict (whose owner calls it).
+    A module is *trusted* when its class and the class's `forward` come from torch.nn,
+    nothing it runs is user code (see ``holds_user_code``) and every module below it is
+    trusted too; with global hooks registered, nothing is. A trusted module is a *root*
+    (the watch pauses while it runs) where watched code may call it: it is the model
+    itself, or its parent is untrusted or a ModuleList/ModuleDict (whose owner calls it).
     """
     index = ModelIndex()
-    names, visits, facts, trusted_roots = index.names, index.visits, index.facts, index.trusted_roots
-    containers = index.containers
-    known = KnownTensors(index.params, {}, index.owners)
+    trusting = not any(GLOBAL_HOOKS)
+    torch_forward: dict[type, bool] = {}  # per class, for this walk (a class may be patched)
+
+    def trusted_alone(module: nn.Module, cls: type) -> bool:
+        if not trusting or not traits(cls).torch_nn:
+            return False
+        own = torch_forward.get(cls)
+        if own is None:
+            forward = getattr(cls, "forward", None)
+            own = torch_forward[cls] = getattr(forward, "__module__", "").startswith("torch.nn.modules.")
+        return own and not holds_user_code(module)
 
     def walk(module: nn.Module, name: str, inside_script: bool) -> bool:
-        """Visit like ``model.apply``; return whether the module is trusted. (Run once per
-        module of the model: kept to plain steps.)"""
-        kind = TRAITS_BY_CLASS.get(type(module)) or traits(type(module))
-        if module in names:
-            visits[module] += 1
+        """Visit like ``model.apply``; return whether the module is trusted."""
+        cls = type(module)
+        kind = traits(cls)
+        if module in index.names:
+            index.visits[module] += 1
         else:
-            names[module] = name
-            visits[module] = 1
-            registered = _index_parameters(index, module, name) if module._parameters else NOT_REGISTERED
-            if kind.reads_registries and not index.lazy:  # (lazy ones have no size yet)
-                row_facts = registry_facts(module, kind, known, registered)
-                if row_facts is not None:
-                    facts[module] = row_facts
+            index.names[module] = name
+            index.visits[module] = 1
+            _index_tensors(index, module, name)
             if kind.script:
                 _note_script_top(index, module)
         if inside_script or kind.special:
@@ -66,38 +102,34 @@ def index_model(model: nn.Module) -> ModelIndex:
             if inside_script or kind.scripted:
                 index.scripted.add(module)  # torch.jit.script modules refuse hooks
                 inside_script = True
+        trusted = trusted_alone(module, cls)
         children = module._modules
         if not children:
-            return kind.torch_nn
-        containers.add(module)
+            return trusted
+        index.containers.add(module)
         prefix = name + "." if name else ""
         trusted_children = []
-        all_trusted = True
         for child_name, child in _children(children):
             if walk(child, prefix + child_name, inside_script):  # noqa: F821 (deleted below)
                 trusted_children.append(child)
             else:
-                all_trusted = False
-        trusted = all_trusted and kind.torch_nn
+                trusted = False
         if not trusted or kind.holder:
-            trusted_roots.update(trusted_children)
+            index.trusted_roots.update(trusted_children)
         return trusted
 
     try:
         if walk(model, "", False):
-            trusted_roots.add(model)
+            index.trusted_roots.add(model)
     finally:
         # `walk` refers to itself: a reference cycle that would keep the whole index alive
-        # until the collector finds it, which then costs a pass over every object in it
-        del walk
+        # until the collector finds it
+        del walk, trusted_alone
     return index
 
 
 def _children(modules: dict[str, nn.Module | None]) -> Iterable[tuple[str, nn.Module]]:
     """Like ``named_children()``: each child once per parent (first name), None left out."""
-    distinct = set(modules.values())
-    if len(distinct) == len(modules) and None not in distinct:  # nearly always
-        return modules.items()
     seen: set[nn.Module] = set()
     named = []
     for name, child in modules.items():
@@ -112,15 +144,11 @@ def _note_script_top(index: ModelIndex, module: nn.Module) -> None:
         index.script_tops.append(module)
 
 
-def _index_parameters(index: ModelIndex, module: nn.Module, name: str) -> tuple[Counted, Counted]:
-    """Note the module's own parameters, each distinct one once with its first name, in the
-    order of ``named_parameters()`` (the walk visits modules in its order). Returns the
-    `weight` and `bias` the registry holds, for the module's row."""
+def _index_tensors(index: ModelIndex, module: nn.Module, name: str) -> None:
+    """Note the module's own parameters (each distinct one once with its first name, in the
+    order of ``named_parameters()``) and buffers."""
     prefix = name + "." if name else ""
-    params = index.params
     own = []
-    weight = bias = None
-    seen_before = False  # registered under another name too, here or in an earlier module
     for param_name, p in module._parameters.items():
         if p is None:
             continue
@@ -129,18 +157,13 @@ def _index_parameters(index: ModelIndex, module: nn.Module, name: str) -> tuple[
             continue
         key = id(p)
         own.append(key)
-        info = params.get(key)
-        if info is None:
+        if key not in index.params:
             numel = p.numel()
-            info = params[key] = new_named(
-                ParamInfo, (prefix + param_name, numel, numel * p.element_size(), p.requires_grad)
-            )
-        else:
-            seen_before = True
-        if param_name == "weight":
-            weight = (key, info)
-        elif param_name == "bias":
-            bias = (key, info)
+            index.params[key] = ParamInfo(prefix + param_name, numel, numel * p.element_size(), p.requires_grad)
+            index.tensors[key] = p
     if own:
-        index.owners[module] = tuple(dict.fromkeys(own) if seen_before else own)
-    return weight, bias
+        index.owners[module] = tuple(dict.fromkeys(own))
+    for buffer in module._buffers.values():
+        if buffer is not None and not is_lazy(buffer):
+            index.buffers.add(id(buffer))
+            index.tensors.setdefault(id(buffer), buffer)

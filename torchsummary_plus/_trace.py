@@ -1,13 +1,26 @@
 """One forward pass of the model, observed the way torchsummary observes it.
 
-Yields a ``Trace``: the table's rows (one per call of a hooked module, in torchsummary's
-order and naming), the model's parameters, and which of them took part in the pass. The
-model, its modes and the random state are restored afterwards (see ``_restore``).
+Yields a ``Trace`` of plain data: the table's rows, the model's parameters, and which of
+them took part in the pass. The pass is a stack of undoable steps, entered in this order
+and undone in the reverse order, each registering its undo before it changes anything:
+
+1. the snapshot (``_snapshot``): what the pass may change; gradients set aside;
+2. meta stand-ins, for a meta run of a model with real tensors: every registry entry is
+   swapped for a meta tensor of the same shape (one per distinct tensor, so ties hold);
+3. the registry guard (``_watch``), where the watch can wait for a parameter read;
+4. the observation (``_observe``): rows, and the watch's pause;
+5. the watch on the function-mode stack (now, or at the first parameter read).
+
+Ctrl-C is held while steps are entered and undone (``_interrupts``); every undo runs even
+when another raises. Summaries in one process take turns (a lock): the same model from two
+threads, and the global random state, stay right.
 """
 from __future__ import annotations
 
 import contextlib
 import sys
+import threading
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Callable, ContextManager
@@ -17,78 +30,78 @@ import torch.nn as nn
 
 from ._activations import SavedForBackward
 from ._arguments import CallSpec, make_inputs
-from ._facts import KnownTensors, ModuleFacts, ParamInfo
-from ._gate import can_wait, guard_registries, put_back
+from ._errors import SummaryError
+from ._facts import KnownTensors, ParamInfo
 from ._index import ModelIndex, index_model
-from ._observe import Observation, PassRow, module_call, row_writer
-from ._restore import ModelSnapshot
-from ._traits import TRAITS_BY_CLASS, traits
-from ._watch import ParameterWatch, WatchSwitch
+from ._interrupts import interrupts_held
+from ._observe import Call, Observation, Recorder, module_call, use_fast_path
+from ._snapshot import ModelSnapshot
+from ._traits import traits
+from ._watch import ParameterWatch, RegistryGuard, Watch, can_wait, storages_aliased
 
-
-class SummaryError(RuntimeError):
-    """The model's own forward pass raised; the message says where."""
+_ONE_AT_A_TIME = threading.RLock()
 
 
 @dataclass
 class Trace:
-    rows: list[tuple[str, ModuleFacts, Any, int]]  # (module name, facts, output description, its bytes)
+    rows: list[Call]  # the table's rows, in order
     params: dict[int, ParamInfo]  # each distinct parameter once, in definition order
-    owners: dict[nn.Module, tuple[int, ...]]  # modules owning parameters, in definition order
-    names: dict[nn.Module, str]  # each module's qualified name
+    owners: dict[str, tuple[int, ...]]  # qualified name -> its own parameter ids, definition order
     used_ids: set[int]
     untraced: list[tuple[str, int]] = field(default_factory=list)  # TorchScript: (module, params)
     saved_bytes: int | None = None  # what autograd saved for backward (None: not measured)
 
 
-def _meta_stand_ins(model: nn.Module) -> dict[str, torch.Tensor]:
-    stand_ins: dict[str, torch.Tensor] = {}
-    for name, p in model.named_parameters():
-        stand_ins[name] = nn.Parameter(torch.empty_like(p, device="meta"), p.requires_grad)
-    for name, b in model.named_buffers():
-        stand_ins[name] = torch.empty_like(b, device="meta")
-    return stand_ins
+class MetaStandIns:
+    """Every parameter and buffer of the model swapped, in its registry, for a meta tensor
+    of the same shape, dtype and flags (through ``setattr``, so modules that keep their own
+    lists of parameters, as RNNs do, follow), and put back afterwards."""
 
+    def __init__(self, index: ModelIndex) -> None:
+        self.index = index
+        self.stand_ins: dict[int, torch.Tensor] = {}
+        self.swapped: list[tuple[nn.Module, str, torch.Tensor]] = []
 
-def _forward_call(
-    model: nn.Module, spec: CallSpec, watch: ParameterWatch
-) -> tuple[Callable[[], Any], dict[int, int], list[torch.Tensor]]:
-    """The call that runs the pass, a map from stand-in parameter ids to the real ones, and
-    the tensors the call holds before it runs (inputs, parameters, buffers).
+    def _stand_in(self, tensor: torch.Tensor) -> torch.Tensor:
+        made = self.stand_ins.get(id(tensor))
+        if made is None:
+            empty = torch.empty_like(tensor, device="meta")
+            made = nn.Parameter(empty, tensor.requires_grad) if isinstance(tensor, nn.Parameter) else empty
+            self.stand_ins[id(tensor)] = made
+        return made
 
-    For a meta run of a model with real parameters, ``functional_call`` swaps in meta
-    stand-ins for the duration of the call only, so the model itself is never moved.
-    """
-    inputs = make_inputs(spec)
-    if not spec.meta_run:
-        return lambda: model(*inputs), {}, [*inputs, *model.parameters(), *model.buffers()]
-    stand_ins = _meta_stand_ins(model)
-    canonical = {id(stand_ins[n]): id(p) for n, p in model.named_parameters()}
-    watch.watched_ids = set(canonical)
-    call = lambda: torch.func.functional_call(model, stand_ins, tuple(inputs))  # noqa: E731
-    return call, canonical, [*inputs, *stand_ins.values()]
+    def swap_in(self) -> None:
+        for module in self.index.names:
+            for registry in (module._parameters, module._buffers):
+                for name, tensor in list(registry.items()):
+                    if tensor is not None and tensor.device.type != "meta":
+                        self.swapped.append((module, name, tensor))
+                        setattr(module, name, self._stand_in(tensor))
+
+    def put_back(self) -> None:
+        for module, name, tensor in reversed(self.swapped):
+            setattr(module, name, tensor)
+
+    def canonical(self) -> dict[int, int]:
+        """Stand-in ids -> the ids of the parameters they stand for."""
+        return {id(made): key for key, made in self.stand_ins.items() if key in self.index.params}
 
 
 def _eager() -> ContextManager[Any]:
-    """Compiled code (``torch.compile``, ``module.compile()``) runs eagerly during the pass:
-    dynamo would trace the summary's own observers and refuses the mode stack changing under
-    it, and the rows are the eager modules' anyway. Nothing is compiled where dynamo was never
-    imported (importing it takes seconds); torch before 2.6 has no stance to set."""
+    """Compiled code runs eagerly during the pass: dynamo would trace the summary's own
+    observers, and the rows are the eager modules' anyway. Nothing is compiled where dynamo
+    was never imported (importing it takes seconds)."""
     set_stance = getattr(torch.compiler, "set_stance", None)
     if set_stance is None or "torch._dynamo" not in sys.modules:
         return contextlib.nullcontext()
-    return set_stance("force_eager")
+    return set_stance("force_eager")  # type: ignore[no-any-return]
 
 
-def _watched(
-    call: Callable[[], Any], switch: WatchSwitch, watch_now: bool, saved: SavedForBackward
-) -> None:
-    with _eager(), saved:
-        switch.start(watch_now)
-        try:
-            call()
-        finally:
-            switch.stop()
+def _message(error: BaseException) -> str:
+    try:
+        return f"{type(error).__name__}: {error}"
+    except Exception:  # an exception whose str() raises
+        return f"{type(error).__name__} (its message could not be read)"
 
 
 def _failing_module(tb: TracebackType | None, names: dict[nn.Module, str]) -> tuple[Any, Any]:
@@ -114,116 +127,137 @@ def _forward_error(error: Exception, names: dict[nn.Module, str], rows: int) -> 
         where = "before any module of the model ran"
     else:
         name = traits(type(module)).row_name
-        qualname = names[module] or "(the model itself)"
-        where = (
-            f"in module {qualname} ({name}, would be row {name}-{rows + 1}) "
-            f"called with inputs [{_shapes_of(args)}]"
-        )
-    return SummaryError(f"the model's forward pass failed {where}: {type(error).__name__}: {error}")
+        qualname = names[module] or "the model itself"
+        where = f"in module {qualname} ({name}, would be row {name}-{rows + 1}) called with inputs [{_shapes_of(args)}]"
+    return SummaryError(f"the model's forward pass failed {where}: {_message(error)}")
 
 
-def _observe(
-    model: nn.Module,
-    index: ModelIndex,
-    spec: CallSpec,
-    rows: tuple[list[PassRow], list[PassRow]],
-    known: KnownTensors,
-    observation: Observation,
-) -> None:
-    """Observe every module that gets rows or pauses the watch, through ``observation``.
-
-    ``rows`` is the table's rows and the model's own row. torchsummary registers its hook
-    through ``model.apply``, which reaches a module once per parent holding it: such a
-    module prints that many rows per call. PyPI torchsummary never hooks the model itself;
-    with no other row it crashes, and there the model's own row (as the GitHub master shows
-    it) is what the table shows instead.
-    """
-    table_rows, own_row = rows
-    scripted = index.scripted
-
-    def rows_of(module: nn.Module) -> tuple[int, list[PassRow]]:
-        """(rows per call, where they go), as torchsummary's hooks on ``module`` make them."""
-        if module is model and spec.layout == "pypi":
-            return (0 if module in scripted else 1), own_row
-        if traits(type(module)).not_hooked or module in scripted:
-            return 0, table_rows
-        return index.visits[module], table_rows
-
-    def copy_rows(copied: nn.Module, module: nn.Module) -> Callable[[Any], None]:
-        """A copy has copies of the module's hooks (PyPI torchsummary never hooks the model)."""
-        copies, target = rows_of(module)
-        if target is own_row:
-            copies = 0
-        return row_writer(target, copied, index.names[module] + " (a copy)", copies, known, None)
-
-    torch_module = torch.nn.modules.module  # where the global hooks are registered
-    # Global hooks are custom code that every module's call runs: where they exist, each
-    # module is observed with hooks of its own, and where global forward hooks exist (they
-    # run before a module's own hooks, so inside its pause), no module pauses the watch.
-    global_hooks = torch_module._global_forward_hooks
-    observation.wrapping = not (
-        index.has_data_parallel or global_hooks or torch_module._global_forward_pre_hooks
-    )
-    trusted_roots = set() if global_hooks else index.trusted_roots
-    observation.copy_rows = copy_rows
-    visits, facts = index.visits, index.facts
-    for module, name in index.names.items():
-        kind = TRAITS_BY_CLASS.get(type(module)) or traits(type(module))
-        if module is model or kind.not_hooked or module in scripted:
-            copies, target = rows_of(module)
-        else:  # nearly every module: a row per hook, as rows_of says, without its frame
-            copies, target = visits[module], table_rows
-        pauses = module in trusted_roots
-        if not copies and not pauses:
-            continue
-        row_facts = facts.get(module)
-        if copies == 1 and row_facts is not None:  # nearly every module
-            observation.observe_row(module, kind, (target.append, name, row_facts), pauses)
-        else:
-            note = row_writer(target, module, name, copies, known, row_facts)
-            observation.observe(module, kind, note, pauses)
+def _inputs(spec: CallSpec) -> list[torch.Tensor]:
+    try:
+        return make_inputs(spec)
+    except (RuntimeError, OverflowError, MemoryError) as error:
+        raise ValueError(
+            f"input_size={[list(s) for s in spec.input_shapes]} with a batch of 2 cannot be made on "
+            f"{spec.device}: {_message(error)}; expected sizes that fit in memory"
+        ) from None
 
 
-def run_trace(model: nn.Module, spec: CallSpec) -> Trace:
-    """Run one forward pass, observed, with the parameter watch; leave the model as it was."""
-    index = index_model(model)
+class _Pass:
+    """The steps of one pass (see the module's docstring), entered into ``stack``."""
+
+    def __init__(self, model: nn.Module, index: ModelIndex, spec: CallSpec, fast: bool) -> None:
+        self.model, self.index, self.spec, self.fast = model, index, spec, fast
+        # decided before the summary holds parameters anywhere but in the index
+        aliased = not spec.meta_run and storages_aliased(index)
+        self.waits = fast and not spec.meta_run and not aliased and can_wait(index)
+        self.mode = ParameterWatch(index)
+        self.mode.aliased = aliased
+        self.watch = Watch(self.mode, index.owners)
+        self.known = KnownTensors(index.params, index.buffers)
+        self.recorder = Recorder(index, model, spec.layout, self.known, self.watch)
+        self.restore_errors: list[BaseException] = []
+        self.saved = SavedForBackward([])
+
+    def enter(self, stack: ExitStack) -> Callable[[], Any]:
+        index, spec, watch, waits = self.index, self.spec, self.watch, self.waits
+        watch.verifying = not waits  # else a write to a guarded registry starts it
+        snapshot = ModelSnapshot(index)
+        stack.callback(lambda: self.restore_errors.extend(snapshot.restore(self.mode.originals)))
+        snapshot.set_grads_aside()
+        inputs = _inputs(spec)
+        if spec.meta_run:
+            stand_ins = MetaStandIns(index)
+            stack.callback(stand_ins.put_back)
+            stand_ins.swap_in()
+            watch.canonical = self.known.canonical = stand_ins.canonical()
+            self.mode.watched_ids = set(watch.canonical)
+        # held before the guard, whose registries a read would switch the watch on
+        self.saved.held = [*inputs, *self.model.parameters(), *self.model.buffers()]
+        if waits:
+            guard = RegistryGuard(index, watch)
+            stack.callback(guard.put_back)
+            guard.install()
+        observation = Observation(index, self.recorder, watch, self.fast)
+        stack.callback(observation.undo)
+        observation.install()
+        stack.callback(watch.stop)
+        stack.enter_context(_eager())
+        stack.enter_context(self.saved)  # what autograd saves, less what the pass holds
+        watch.start(watch_now=not waits)
+        return lambda: self.model(*inputs)
+
+    def trace(self) -> Trace:
+        index = self.index
+        used = self.watch.used_ids(index.containers)
+        untraced = []
+        for module in index.script_tops:  # their operations cannot be watched
+            used.update(id(p) for p in module.parameters())
+            untraced.append((index.names[module], sum(p.numel() for p in module.parameters())))
+        owners = {index.names[m]: ids for m, ids in index.owners.items()}
+        return Trace(self.recorder.table(), index.params, owners, used, untraced, self.saved.nbytes)
+
+
+def _check_lazy(index: ModelIndex) -> None:
     if index.lazy:
         raise ValueError(
             f"the model has uninitialised lazy parameters ({', '.join(index.lazy[:3])}): a forward "
             "pass would initialise them and so change the model; run one forward pass yourself "
             "first, then summarize"
         )
-    rows: list[PassRow] = []
-    own_row: list[PassRow] = []
-    watch = ParameterWatch(set(index.params))
-    switch = WatchSwitch(watch, index.owners)
-    wait = not spec.meta_run and can_wait(index)  # before the snapshot holds parameters
-    switch.verifying = not wait  # else a write to a guarded registry starts it (see _gate)
-    snapshot = ModelSnapshot(list(index.names))
-    observation = Observation(switch)
-    guarded: list[tuple[nn.Module, dict]] = []
-    try:
-        call, canonical, held = _forward_call(model, spec, watch)
-        saved = SavedForBackward(held)
-        switch.canonical = canonical
-        known = KnownTensors(index.params, canonical, index.owners)
-        _observe(model, index, spec, (rows, own_row), known, observation)
-        if wait:
-            guarded = guard_registries(index, switch)
+
+
+def run_trace(model: nn.Module, spec: CallSpec) -> Trace:
+    """Run one forward pass, observed and watched; leave the model as it was."""
+    with _ONE_AT_A_TIME:
+        index = index_model(model)
+        _check_lazy(index)
+        one = _Pass(model, index, spec, use_fast_path())
+        failure: BaseException | None = None
+        stack = ExitStack()
         try:
-            _watched(call, switch, not wait, saved)
-        except Exception as error:
-            raise _forward_error(error, index.names, len(rows)) from error
-    finally:
-        put_back(guarded)
-        observation.undo()
-        snapshot.restore(watch.originals)
-    used = {canonical.get(i, i) for i in watch.seen_ids} | switch.used_ids(index.containers)
-    for module in index.script_tops:
-        used.update(id(p) for p in module.parameters())
-    untraced = [
-        (index.names[m], sum(p.numel() for p in m.parameters())) for m in index.script_tops
-    ]
-    return Trace(
-        rows or own_row, index.params, index.owners, index.names, used, untraced, saved.nbytes
-    )
+            with interrupts_held():
+                forward = one.enter(stack)
+            try:
+                forward()
+            except Exception as error:
+                failure = _forward_error(error, index.names, len(one.recorder.rows))
+                failure.__cause__ = error
+        finally:
+            # Undone with Ctrl-C held; one that arrives before the hold is in place is
+            # delivered once the stack is closed all the same. (Inline: a signal can land
+            # at the entry of any function called before the `try`.)
+            closed = False
+            early: KeyboardInterrupt | None = None
+            while not closed:
+                try:
+                    with interrupts_held():
+                        try:
+                            stack.close()
+                        except BaseException as error:  # an undo raised: the others still ran
+                            one.restore_errors.insert(0, error)
+                        closed = True
+                except KeyboardInterrupt as interrupt:
+                    if closed:
+                        raise
+                    early = interrupt
+            if early is not None:
+                raise early
+            _raise_restore_errors(one.restore_errors, failure)
+        if failure is not None:
+            raise failure
+        return one.trace()
+
+
+def _raise_restore_errors(errors: list[BaseException], failure: BaseException | None) -> None:
+    """An interrupt during the undo is delivered once everything ran; any other error as
+    a ``SummaryError`` chained to it."""
+    if not errors:
+        return
+    for error in errors:
+        if isinstance(error, KeyboardInterrupt):
+            raise error
+    first = errors[0]
+    raise SummaryError(
+        f"putting the model back after the pass failed ({len(errors)} step(s)); the model may be "
+        f"changed: {_message(first)}"
+    ) from first

@@ -6,13 +6,13 @@ from typing import NamedTuple
 import torch
 import torch.nn as nn
 
+from ._legacy import NOT_HOOKED, row_name
+
 # Classes from torch.nn whose forward may leave some of their own parameters out.
 _PARTIAL_USERS = (nn.AdaptiveLogSoftmaxWithLoss,)
 # Hold modules for their owner's code to call; they have no forward of their own.
 _HOLDERS = (nn.ModuleList, nn.ModuleDict)
 _REPLICATING = (nn.DataParallel, nn.parallel.DistributedDataParallel)
-# torchsummary registers no hook on these.
-_NOT_HOOKED = (nn.Sequential, nn.ModuleList)
 
 
 class ClassTraits(NamedTuple):
@@ -26,13 +26,12 @@ class ClassTraits(NamedTuple):
     not_hooked: bool  # torchsummary registers no hook on it
     holder: bool  # ModuleList/ModuleDict: holds modules for its owner to call
     renorms: bool  # embeddings, which rewrite their weight in place when max_norm is set
-    row_name: str  # torchsummary's name for its rows: the text after the last dot of str(class)
+    row_name: str  # torchsummary's name for its rows
     reads_registries: bool  # `weight` and `bias` can only come from the registries
-    computes_weight: bool  # reading `weight` or `bias` runs code (a parametrization's property)
     special: bool  # script, scripted or replicating: the index notes it
 
 
-# The traits of every class asked about so far; loops over many modules look here first.
+# The traits of every class asked about so far.
 TRAITS_BY_CLASS: dict[type, ClassTraits] = {}
 
 
@@ -53,12 +52,10 @@ def _class_traits(cls: type) -> ClassTraits:
         script=script,
         scripted=scripted,
         replicating=replicating,
-        not_hooked=issubclass(cls, _NOT_HOOKED),
+        not_hooked=issubclass(cls, NOT_HOOKED),
         holder=issubclass(cls, _HOLDERS),
         renorms=issubclass(cls, (nn.Embedding, nn.EmbeddingBag)),
-        row_name=str(cls).split(".")[-1].split("'")[0],
+        row_name=row_name(cls),
         reads_registries=not (hasattr(cls, "weight") or hasattr(cls, "bias") or script),
-        computes_weight=isinstance(getattr(cls, "weight", None), property)
-        or isinstance(getattr(cls, "bias", None), property),
         special=script or scripted or replicating,
     )

@@ -1,18 +1,26 @@
-"""Which parameters take part in the forward pass.
+"""Which parameters take part in the forward pass, and what it writes into them.
 
-A ``TorchFunctionMode`` notes every model parameter that appears among the arguments of a
-torch operation (looking at metadata such as ``.shape`` or ``.dtype`` is not use). Watching
-every operation costs a Python call per op, so it is switched off inside *trusted* modules:
-modules whose class comes from ``torch.nn`` itself, with only such modules below them. A
-trusted module that runs uses all the parameters below it (``nn.MultiheadAttention`` reads
-its ``out_proj`` without calling it; the fast path of ``nn.TransformerEncoderLayer`` calls
-no child at all), so those are counted from the module instead of from its operations.
-Where custom code cannot yet hold a parameter, the watch is not on the stack at all (see
-``_gate``); ``WatchSwitch`` puts it on at the first parameter read.
+``ParameterWatch`` (a ``TorchFunctionMode``) notes every model parameter that appears among
+the arguments of a torch operation, by identity, and by storage where an alias of a
+parameter (a view, ``.detach()`` or ``.data``) was made before the pass; looking at metadata
+such as ``.shape`` is not a use. Just before an operation first writes into a parameter's
+storage, it keeps a copy of the parameter's values, for the restore.
+
+``Watch`` switches it, and is the one pause: inside a *trusted root* (torch.nn's own code
+only, see ``_index``) the mode is off the stack, and the root counts as using every parameter
+below it (``nn.MultiheadAttention`` reads its ``out_proj`` without calling it). Its gate keeps
+the mode off the stack altogether until custom code can hold a parameter: when, before the
+pass, nothing but the registries refers to the parameters (no optimizer, closure, list, weak
+reference, alias of a registry or of a storage), custom code can only get one by reading a
+registry, and each registry is replaced for the pass by a ``GuardedParameters`` copy that
+switches the watch on at the first read outside a trusted root.
 """
 from __future__ import annotations
 
+import functools
+import sys
 import threading
+import weakref
 from itertools import chain, repeat
 from typing import Any, Callable, Iterable
 
@@ -20,104 +28,144 @@ import torch
 import torch.nn as nn
 from torch.overrides import TorchFunctionMode
 
+from ._index import ModelIndex
+from ._traits import traits
+
 _T = torch.Tensor
 _stack_length = torch._C._len_torch_function_stack
 _pop = torch._C._pop_torch_function_stack
 _push = torch._C._push_on_torch_function_stack
-_DATA_GETTER = _T.data.__get__
+_storage_uses = torch._C._storage_Use_Count
 _WRITING_DUNDERS = frozenset(
     ["__setitem__", "__iadd__", "__isub__", "__imul__", "__itruediv__", "__ifloordiv__",
      "__imod__", "__ipow__", "__iand__", "__ior__", "__ixor__", "__ilshift__", "__irshift__"]
 )
+# In-place by name, but they write no values.
+_NOT_WRITING = frozenset(["requires_grad_", "retain_grad", "share_memory_"])
 # Reading these says nothing about the values: not a use of the parameter.
 _INSPECTIONS = frozenset(
     [getattr(_T, name).__get__ for name in (
         "shape", "dtype", "device", "requires_grad", "is_leaf", "grad", "grad_fn", "ndim",
         "layout", "is_cuda", "is_cpu", "is_meta", "is_sparse", "is_quantized", "_version",
-        "nbytes", "itemsize",
+        "nbytes", "itemsize", "is_nested",
     )]
     + [getattr(_T, name) for name in (
         "size", "dim", "numel", "nelement", "element_size", "stride", "is_contiguous",
         "is_floating_point", "is_complex", "data_ptr", "storage_offset", "__len__",
-        "__hash__", "__repr__", "__format__", "get_device", "ndimension",
+        "__hash__", "__repr__", "__format__", "get_device", "ndimension", "untyped_storage",
     )]
 )
 
 
-class ParameterWatch(TorchFunctionMode):
-    """Records the ids of watched tensors that appear in the arguments of an op."""
+def storage_key(tensor: torch.Tensor) -> int | None:
+    """The address of a tensor's values, where it has values of its own (meta tensors and
+    tensor subclasses without a storage have none)."""
+    if tensor.device.type == "meta":
+        return None
+    try:
+        key = tensor.untyped_storage().data_ptr()
+    except (RuntimeError, NotImplementedError, TypeError):
+        return None
+    return key or None
 
-    def __init__(self, watched_ids: set[int]) -> None:
+
+@functools.lru_cache(maxsize=None)
+def _writes(func: Any) -> bool:
+    """Whether an operation writes into its first argument (or ``out``, checked apart)."""
+    name = getattr(func, "__name__", "")
+    if name in _WRITING_DUNDERS:
+        return True
+    return name.endswith("_") and not name.startswith("_") and name not in _NOT_WRITING
+
+
+class ParameterWatch(TorchFunctionMode):
+    """Records the watched tensors among an operation's arguments; keeps a copy of a
+    parameter's values before the first write into its storage."""
+
+    def __init__(self, index: ModelIndex) -> None:
         super().__init__()
-        self.watched_ids = watched_ids
+        self.watched_ids: set[int] = set(index.params)
         self.seen_ids: set[int] = set()
-        # copies of parameters taken just before the pass first writes to them (or hands out
-        # their `.data`), so that they can be put back: id -> (parameter, copy)
+        self.by_storage: dict[int, list[torch.Tensor]] = {}  # storage -> parameters on it
+        for key in index.params:
+            param = index.tensors[key]
+            storage = storage_key(param)
+            if storage is not None:
+                self.by_storage.setdefault(storage, []).append(param)
+        self.aliased = False  # whether use is also matched by storage (see `_gate_ready`)
+        # copies taken just before the pass first writes into a parameter: id -> (it, copy)
         self.originals: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
 
-    def _keep_original(self, func: Any, param: torch.Tensor) -> None:
-        if id(param) in self.originals:
-            return
-        name = getattr(func, "__name__", "")
-        writes = (name.endswith("_") and not name.endswith("__")) or name in _WRITING_DUNDERS
-        if writes or func is _DATA_GETTER:
-            self.originals[id(param)] = (param, param.detach().clone())
-
-    def _note_nested(self, values: Iterable[Any]) -> None:
+    def note(self, values: Iterable[Any]) -> None:
+        """Note the watched tensors among ``values`` (lists and tuples looked into)."""
+        watched, seen = self.watched_ids, self.seen_ids
         for value in values:
-            if id(value) in self.watched_ids:
-                self.seen_ids.add(id(value))
+            if id(value) in watched:
+                seen.add(id(value))
             elif type(value) is list or type(value) is tuple:
-                self._note_nested(value)
+                self.note(value)
+            elif self.aliased and isinstance(value, _T):
+                for param in self.by_storage.get(storage_key(value) or 0, ()):
+                    seen.add(id(param))
+
+    def keep_original(self, target: Any) -> None:
+        """Copy the values of every parameter whose storage ``target`` writes into."""
+        if type(target) is list or type(target) is tuple:
+            for item in target:
+                self.keep_original(item)
+            return
+        if not isinstance(target, _T):
+            return
+        storage = storage_key(target)
+        for param in self.by_storage.get(storage or 0, ()):
+            if id(param) not in self.originals:
+                self.originals[id(param)] = (param, param.detach().clone())
 
     def __torch_function__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
-        # The hot path of the watch: one call per op of untrusted code, kept flat.
         if kwargs is None:
             kwargs = {}
         if func not in _INSPECTIONS:
-            watched = self.watched_ids
-            if args and id(args[0]) in watched:
-                self._keep_original(func, args[0])
-            for value in args:
-                if id(value) in watched:
-                    self.seen_ids.add(id(value))
-                elif type(value) is list or type(value) is tuple:
-                    self._note_nested(value)
+            self.note(args)
             if kwargs:
-                self._note_nested(kwargs.values())
-                if id(kwargs.get("out")) in watched:
-                    self._keep_original(_DATA_GETTER, kwargs["out"])
+                self.note(kwargs.values())
+                if "out" in kwargs:
+                    self.keep_original(kwargs["out"])
+            if args and _writes(func):
+                self.keep_original(args[0])
         return func(*args, **kwargs)
 
 
-class WatchSwitch:
-    """Pauses the watch while a trusted root runs (see ``_observe`` for how it is called).
+# Tokens `Watch.enter` gives `Watch.leave`.
+_WATCHED = 0  # a root holding other parameters than its own: watched like custom code
+_NESTED = 1  # inside a root already
+_COUNTED = 2  # the outermost root, the watch not on the stack
+_PAUSED = 3  # the outermost root, the watch taken off the stack
 
-    The watch is paused only when it is on top of the mode stack (a mode the model pushes
-    itself stays untouched) and resumed when the outermost trusted module returns or raises.
-    Both are on the hot path of every call of a trusted root, so they stay small (and its
-    attributes are slots, read on every call).
+
+class Watch:
+    """The watch's switch: on the stack or not, paused inside trusted roots.
+
+    ``inside`` counts the trusted code running now: trusted roots, and the summary's own
+    reading of a row (``Recorder.write``); registry reads there change nothing.
     """
 
     __slots__ = (
-        "watch", "owners", "canonical", "depth", "paused", "base", "top", "watching",
-        "verifying", "untrusted", "thread", "ran",
+        "mode", "owners", "canonical", "inside", "base", "top", "watching", "verifying",
+        "thread", "ran",
     )
 
-    def __init__(self, watch: ParameterWatch, owners: dict[nn.Module, tuple[int, ...]]) -> None:
-        self.watch = watch
+    def __init__(self, mode: ParameterWatch, owners: dict[nn.Module, tuple[int, ...]]) -> None:
+        self.mode = mode
         self.owners = owners  # each module's own parameter ids, as the index found them
         self.canonical: dict[int, int] = {}  # a meta run's stand-in ids -> the real ones
-        self.depth = 0
-        self.paused = False
+        self.inside = 0
         self.base = 0  # the mode stack's length before the pass
         self.top = -1  # the mode stack's length while the watch is on top of it
-        self.watching = False  # whether the watch is on the stack (see ``_gate``)
-        # whether a trusted root must be checked to hold its own parameters before it is
-        # trusted: code may swap others in (torch.func.functional_call does)
-        self.verifying = False
-        self.untrusted = None  # the outermost root running now, if it failed that check
-        self.thread = -1  # the thread running the pass
+        self.watching = False  # whether the mode is on the stack
+        # whether a root must be checked to hold its own parameters before it is trusted:
+        # code may swap others in (torch.func.functional_call does)
+        self.verifying = True
+        self.thread = threading.get_ident()
         self.ran: set[nn.Module] = set()
 
     def start(self, watch_now: bool) -> None:
@@ -133,94 +181,216 @@ class WatchSwitch:
         is per thread: reads from another thread are not the pass's.)"""
         if self.watching or threading.get_ident() != self.thread:
             return
-        self.watching = True
         above = [_pop() for _ in range(_stack_length() - self.base)]
-        _push(self.watch)
+        _push(self.mode)
+        self.watching = True
         self.top = self.base + 1
         for mode in reversed(above):
             _push(mode)
 
     def registry_written(self) -> None:
-        """Custom code wrote to a parameter registry: from here on a trusted root is trusted
-        only while it holds its own parameters (``holds_own``), and the watch is on."""
+        """Custom code wrote to a parameter registry: from here on a root is trusted only
+        while it holds its own parameters, and the watch is on."""
         if threading.get_ident() != self.thread:
             return
         self.verifying = True
         self.parameter_read()
 
     def stop(self) -> None:
-        """The pass ended (or raised): take the watch off the stack if it is on top."""
-        n = _stack_length()
-        if n and torch._C._get_function_stack_at(n - 1) is self.watch:
-            _pop()
+        """The pass ended (or raised): take the watch off the stack wherever it is."""
+        if not self.watching:
+            return
+        above = []
+        while _stack_length() > self.base:
+            mode = _pop()
+            if mode is self.mode:
+                break
+            above.append(mode)
+        for mode in reversed(above):
+            _push(mode)
+        self.watching = False
 
-    def enter(self, module: nn.Module, args: Any, kwargs: dict[str, Any]) -> None:
-        """A trusted root starts (its forward pre-hook)."""
-        depth = self.depth
-        self.depth = depth + 1
-        if not depth and self.watching:
-            if self.verifying and not self.holds_own(module):
-                self.untrusted = module  # watched, and not counted as a whole when it leaves
-            else:
-                self.paused = self.pause(args, kwargs)
+    def enter(self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> int:
+        """A trusted root starts; the token returned goes to ``leave``."""
+        if self.inside:
+            self.inside += 1
+            return _NESTED
+        if threading.get_ident() != self.thread or (self.verifying and not self.holds_own(module)):
+            return _WATCHED
+        self.inside = 1
+        if not self.watching:
+            return _COUNTED
+        self.mode.note(args)  # parameters handed to it as inputs: used there, unwatched
+        if kwargs:
+            self.mode.note(kwargs.values())
+        if _stack_length() != self.top:  # a mode the model pushed is above: left alone
+            return _COUNTED
+        _pop()
+        return _PAUSED
 
-    def leave(self, module: nn.Module) -> None:
-        """A trusted root returned or raised (its always-called forward hook)."""
-        if module is not self.untrusted:
-            self.ran.add(module)
-        self.depth -= 1
-        if not self.depth:
-            self.untrusted = None
-            if self.paused:
-                self.resume()
-                self.paused = False
+    def leave(self, module: nn.Module, token: int) -> None:
+        """A trusted root returned or raised: it used all its parameters."""
+        if token == _WATCHED:
+            return
+        self.inside -= 1
+        if token == _NESTED:
+            return
+        self.ran.add(module)
+        if token == _PAUSED:
+            _push(self.mode)
 
     def holds_own(self, module: nn.Module) -> bool:
         """Whether the module and those below it hold the parameters the index found: only
         then does a torch.nn module running use exactly those."""
         canonical, owners = self.canonical, self.owners
         for member in module.modules() if module._modules else (module,):
-            held = [id(p) for p in member._parameters.values() if p is not None]
+            held = [id(p) for p in dict.values(member._parameters) if p is not None]
             if canonical:
                 held = [canonical.get(key, key) for key in held]
             if tuple(held) != owners.get(member, ()):
                 return False
         return True
 
-    def pause(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
-        """At the outermost trusted root, while watching: note the parameters handed to it as
-        inputs (used there, unwatched) and pause the watch if it is on top of the mode stack;
-        returns whether it paused. (Before the watch is on, no custom code can hold a
-        parameter to hand over.)"""
-        self.watch._note_nested(args)
-        if kwargs:
-            self.watch._note_nested(kwargs.values())
-        if _stack_length() != self.top:
-            return False
-        _pop()
-        return True
-
-    def resume(self) -> None:
-        """Put the paused watch back on top of the mode stack."""
-        _push(self.watch)
-
-    def unwatched(self, read: Callable[[Any], None], output: Any) -> None:
-        """``read(output)`` with the watch off: a row reading its output's shape is no use of
-        a parameter, and not worth an op's watch."""
-        if _stack_length() != self.top:
-            read(output)
-            return
-        _pop()
-        try:
-            read(output)
-        finally:
-            _push(self.watch)
-
     def used_ids(self, containers: set[nn.Module]) -> set[int]:
-        """Every parameter below the trusted roots that ran (``containers``: the model's
-        modules that have children; the others hold only their own parameters)."""
-        ran = self.ran
-        ids = set(chain.from_iterable(map(self.owners.get, ran, repeat(()))))
-        for module in ran & containers:
-            ids.update([id(p) for p in module.parameters()])
-        return ids
+        """The parameters seen, and every parameter below the roots that ran
+        (``containers``: the modules that have children)."""
+        canonical = self.canonical
+        seen = {canonical.get(i, i) for i in self.mode.seen_ids}
+        seen.update(chain.from_iterable(map(self.owners.get, self.ran, repeat(()))))
+        for module in self.ran & containers:
+            seen.update(id(p) for p in module.parameters())
+        return seen
+
+
+def _telling(method: Callable[..., Any], news: str) -> Callable[..., Any]:
+    """``method`` of dict, calling the watch's ``news`` method first: ``parameter_read``
+    or ``registry_written``. Inside trusted code neither changes anything."""
+
+    def tell(self: GuardedParameters, *args: Any) -> Any:
+        if not self.watch.inside:
+            getattr(self.watch, news)()
+        return method(self, *args)
+
+    tell.__name__ = method.__name__
+    return tell
+
+
+_dict_getitem = dict.__getitem__
+
+
+class GuardedParameters(dict):  # type: ignore[type-arg]
+    """A module's ``_parameters`` during the pass: every way of reading a value from it
+    tells the watch first (iterating keys is covered so that ``dict(...)`` copies through
+    ``__getitem__``), and so does every way of writing one."""
+
+    __slots__ = ("watch",)
+    watch: Watch
+
+    def __getitem__(self, key: str) -> Any:
+        # every `self.weight` of a running layer comes here: a plain signature
+        if not self.watch.inside:
+            self.watch.parameter_read()
+        return _dict_getitem(self, key)
+
+    get = _telling(dict.get, "parameter_read")
+    values = _telling(dict.values, "parameter_read")
+    items = _telling(dict.items, "parameter_read")
+    __iter__ = _telling(dict.__iter__, "parameter_read")
+    __or__ = _telling(dict.__or__, "parameter_read")
+    __ror__ = _telling(dict.__ror__, "parameter_read")
+    __setitem__ = _telling(dict.__setitem__, "registry_written")
+    __delitem__ = _telling(dict.__delitem__, "registry_written")
+    pop = _telling(dict.pop, "registry_written")
+    popitem = _telling(dict.popitem, "registry_written")
+    setdefault = _telling(dict.setdefault, "registry_written")
+    update = _telling(dict.update, "registry_written")
+    clear = _telling(dict.clear, "registry_written")
+    __ior__ = _telling(dict.__ior__, "registry_written")
+
+    def copy(self) -> dict[str, Any]:
+        return dict(self.items())
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        return (dict, (self.copy(),))
+
+
+@functools.lru_cache(maxsize=None)
+def _baseline() -> tuple[int, int, int]:
+    """References to a parameter held by one registry, to a registry held by its module
+    alone, and to a storage held by one tensor, as the checks below see them (measured, so
+    that they hold on any CPython and torch)."""
+    probe = nn.Module()
+    probe.register_parameter("p", nn.Parameter(torch.empty(1)))
+    for param in probe._parameters.values():
+        param_refs = sys.getrefcount(param) - 1
+        storage_refs = _storage_uses(param.untyped_storage()._cdata)
+    del param
+    return param_refs, sys.getrefcount(probe._parameters), storage_refs
+
+
+def _held_elsewhere(modules: list[nn.Module]) -> bool:
+    """Whether anything besides the registries may hold a parameter (or a registry)."""
+    param_base, registry_base, _ = _baseline()
+    param_base += 1  # the index's own reference
+    alone = param_base + 1  # a parameter held by one registry: nearly all of them
+    slots: dict[int, int] = {}  # the others: registries seen holding them
+    references: dict[int, int] = {}  # and their references
+    for module in modules:
+        if sys.getrefcount(module._parameters) != registry_base:
+            return True
+        for param in module._parameters.values():
+            if param is None:
+                continue
+            if weakref.getweakrefcount(param):
+                return True
+            held = sys.getrefcount(param)
+            if held != alone:  # shared by registries, or held elsewhere too
+                key = id(param)
+                slots[key] = slots.get(key, 0) + 1
+                references[key] = held
+    return any(held != param_base + slots[key] for key, held in references.items())
+
+
+def storages_aliased(index: ModelIndex) -> bool:
+    """Whether any parameter's storage is held by another tensor too: a view, ``.detach()``
+    or ``.data`` alias made before the pass, which is a way to the values past the registries."""
+    _, _, alone = _baseline()
+    for key in index.params:
+        param = index.tensors[key]
+        if param.device.type == "meta":
+            continue
+        try:
+            if _storage_uses(param.untyped_storage()._cdata) != alone:
+                return True
+        except (RuntimeError, NotImplementedError, TypeError):  # no storage of its own
+            return True
+    return False
+
+
+def can_wait(index: ModelIndex) -> bool:
+    """Whether the watch can wait for a registry read: every parameter's references are its
+    registries (checked before the summary itself holds any)."""
+    if any(traits(type(m)).script for m in index.owners):
+        return False
+    return not _held_elsewhere(list(index.owners))
+
+
+class RegistryGuard:
+    """For the pass, each module's ``_parameters`` is a ``GuardedParameters`` copy."""
+
+    def __init__(self, index: ModelIndex, watch: Watch) -> None:
+        self.modules = list(index.owners)
+        self.watch = watch
+        self.originals: list[tuple[nn.Module, dict[str, Any]]] = []
+
+    def install(self) -> None:
+        for module in self.modules:
+            registry = module.__dict__["_parameters"]
+            guarded = GuardedParameters(registry)
+            guarded.watch = self.watch
+            self.originals.append((module, registry))
+            module.__dict__["_parameters"] = guarded
+
+    def put_back(self) -> None:
+        for module, registry in self.originals:
+            module.__dict__["_parameters"] = registry

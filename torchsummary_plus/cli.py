@@ -25,8 +25,8 @@ from tabulate import tabulate_formats
 from ._arguments import LAYOUTS, check_call
 from ._compare import print_comparison
 from ._legacy_shim import torchsummary_redirected
-from ._trace import SummaryError
-from .api import _summarize
+from ._errors import SummaryError
+from ._pipeline import summarize as _summarize
 
 PROG = "torchsummary-plus"
 

@@ -1,0 +1,49 @@
+"""One summary from call to text: trace, figures, render. ``summary``, ``summary_string``,
+``compare`` and the command line all come through here."""
+from __future__ import annotations
+
+import contextlib
+import gc
+from typing import Iterator, Sequence, Union
+
+import torch
+import torch.nn as nn
+
+from ._arguments import CallSpec
+from ._figures import corrected_figures, legacy_figures, table_rows
+from ._render import corrected_block, legacy_table
+from ._result import SummaryResult
+from ._trace import run_trace
+
+InputSize = Union[Sequence[int], Sequence[Sequence[int]]]
+Device = Union[str, torch.device]
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off while the summary makes its objects (several
+    per module, none of them cyclic garbage): its passes, which walk every live object,
+    would otherwise make the cost grow faster than the model."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def summarize(spec: CallSpec, model: nn.Module, plus: bool) -> tuple[list[str], SummaryResult]:
+    """The lines of the text (without newlines) and the result. Nothing is written here, so
+    the collector is never left paused by a failing write to the caller's output."""
+    with collector_paused():
+        trace = run_trace(model, spec)
+        rows, sums = table_rows(trace, spec.batch_size)
+        legacy = legacy_figures(sums, spec)
+        corrected = corrected_figures(trace, spec, sums)
+        result = SummaryResult(rows, legacy, corrected)
+        del trace  # freed before the collector resumes, which would otherwise walk all of it
+        lines = list(legacy_table(rows, legacy))
+        if plus:
+            lines += corrected_block(rows, corrected)
+    return lines, result
