@@ -68,7 +68,7 @@ class FigureRow:
     """One line of the comparison table, with the reasons its columns differ."""
 
     label: str
-    values: tuple[str, str, str, str]  # torchsummary, unique in table, unique in model, used
+    values: tuple[str, ...]  # torchsummary, unique in table, unique in model, used in pass
     reasons: tuple[str, ...]  # empty where all four agree
 
     @property
@@ -163,16 +163,15 @@ def figure_rows(result: SummaryResult) -> list[FigureRow]:
     rest = result.activation_bytes + result.input_bytes  # the block's, real dtypes
 
     def counts(label: str, key: Callable[[Tally], int], kind: str) -> FigureRow:
-        values = tuple(key(t) for t in tallies)
-        return FigureRow(label, tuple(f"{v:,}" for v in values), _why(values, reasons, kind))  # type: ignore[arg-type]
+        values = [key(t) for t in tallies]
+        return FigureRow(label, tuple(f"{v:,}" for v in values), _why(values, reasons, kind))
 
     def sizes(label: str, naive_mb: float, others: Callable[[Tally], float], kind: str) -> FigureRow:
-        values = ("%0.2f" % naive_mb,) + tuple("%0.2f" % others(t) for t in tallies[1:])
-        # the neighbours differ where their bytes do (the rounded text may hide it)
-        nbytes = (tallies[0].nbytes, *(t.nbytes for t in tallies[1:]))
-        if kind == "total":  # torchsummary's total never agrees with the counted ones' by rule
-            nbytes = (-1, *nbytes[1:])
-        return FigureRow(label, values, _why(nbytes, reasons, kind))  # type: ignore[arg-type]
+        shown = ("%0.2f" % naive_mb, *("%0.2f" % others(t) for t in tallies[1:]))
+        # the neighbours differ where their bytes do (the rounded text may hide it);
+        # torchsummary's total never agrees with the others' by its rule
+        nbytes = [-1 if kind == "total" else tallies[0].nbytes, *(t.nbytes for t in tallies[1:])]
+        return FigureRow(label, shown, _why(nbytes, reasons, kind))
 
     return [
         counts("Total params", lambda t: t.total, "count"),

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
-from ._figures import CorrectedFigures, LegacyFigures, Row
+from ._figures import CorrectedFigures, Row
 from ._footnotes import footnotes
+from ._legacy import LegacyFigures
 
 WIDTH = 64
 RULE = "-" * WIDTH

@@ -5,7 +5,8 @@ from typing import Any
 
 import torch
 
-from ._figures import CorrectedFigures, LegacyFigures, Row
+from ._figures import CorrectedFigures, Row
+from ._legacy import LegacyFigures
 
 
 class SummaryResult(tuple[torch.Tensor, torch.Tensor]):
@@ -52,7 +53,9 @@ class SummaryResult(tuple[torch.Tensor, torch.Tensor]):
     untraced_modules: list[str]  # TorchScript modules: no rows, counted as used
     rows: list[Row]  # the table's rows
 
-    def __new__(cls, rows: list[Row], legacy: LegacyFigures, corrected: CorrectedFigures) -> SummaryResult:
+    def __new__(
+        cls, rows: list[Row], legacy: LegacyFigures, corrected: CorrectedFigures
+    ) -> SummaryResult:
         pair = (
             torch.tensor(legacy.total_params, dtype=torch.int64),
             torch.tensor(legacy.trainable_params, dtype=torch.int64),
