@@ -21,16 +21,19 @@ def _storage_bytes(tensor: Tensor) -> tuple[Any, int]:
     """(the tensor's storage, or None where it has none of its own, and its bytes).
 
     Layouts without one storage (sparse, wrapper subclasses such as DTensor, whose own
-    storage is empty) count ``numel * element_size``."""
+    storage is empty) count ``numel * element_size``; an empty tensor counts 0."""
     with torch._C.DisableTorchFunction():  # no mode of the pass sees the summary's own reads
         try:
             storage = tensor.untyped_storage()
             nbytes = storage.nbytes()
         except (RuntimeError, NotImplementedError, TypeError):
             storage, nbytes = None, 0
-        if nbytes == 0 and tensor.numel():
+        if nbytes:
+            return storage, nbytes
+        try:
             return None, tensor.numel() * tensor.element_size()
-        return storage, nbytes
+        except (RuntimeError, NotImplementedError, TypeError):  # no size to be had: none counted
+            return None, 0
 
 
 def output_nbytes(output: Any) -> int:
