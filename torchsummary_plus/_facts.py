@@ -45,14 +45,16 @@ class KnownTensors:
         self.canonical: dict[int, int] = {}
         self._fresh = count(-1, -1)
 
-    def key(self, tensor: Tensor) -> int:
-        """The tensor's identity, a stand-in's mapped to its parameter."""
-        key = id(tensor)
-        return self.canonical.get(key, key) if self.canonical else key
+    def _keys(self, tensors: Any) -> list[int]:
+        """The tensors' identities, a stand-in's mapped to its parameter (None left out)."""
+        keys = [id(t) for t in tensors if t is not None]
+        if self.canonical:
+            keys = [self.canonical.get(key, key) for key in keys]
+        return keys
 
     def info(self, tensor: Tensor) -> tuple[int, ParamInfo]:
         """(key, facts) of a tensor a row counts; a parameter's come from the index."""
-        key = self.key(tensor)
+        key = self._keys((tensor,))[0]
         info = self.params.get(key)
         if info is not None:
             return key, info
@@ -64,20 +66,7 @@ class KnownTensors:
     def model_ids(self, tensors: Any) -> tuple[int, ...]:
         """The keys of those of ``tensors`` that are the model's parameters, each once."""
         params = self.params
-        keys = [self.key(t) for t in tensors if t is not None]
-        return tuple(dict.fromkeys([k for k in keys if k in params]))
-
-
-def _registered(module: nn.Module, attr: str) -> Tensor | None:
-    """The tensor ``Module.__getattr__`` finds for ``attr`` (a class without such an
-    attribute, none set on the instance), read from the registries without telling their
-    guards; a submodule of that name is no tensor."""
-    instance = module.__dict__
-    for registry in (instance["_parameters"], instance["_buffers"]):
-        value = dict.get(registry, attr)
-        if value is not None:
-            return value
-    return None
+        return tuple(dict.fromkeys([k for k in self._keys(tensors) if k in params]))
 
 
 class RowFacts:
@@ -97,8 +86,12 @@ class RowFacts:
             weight, bias = read_weight_and_bias(module)  # may run code: read every time
             own = tuple(module.parameters(recurse=False))  # (TorchScript keeps no plain registry)
             return self._facts(module, kind.row_name, weight, bias, own)
-        own = tuple(dict.values(instance["_parameters"]))
-        weight, bias = _registered(module, "weight"), _registered(module, "bias")
+        params, buffers = instance["_parameters"], instance["_buffers"]
+        own = tuple(dict.values(params))
+        weight, bias = dict.get(params, "weight"), dict.get(params, "bias")
+        if buffers:  # `weight` or `bias` may be a buffer (Module.__getattr__ looks there next)
+            weight = weight if weight is not None else dict.get(buffers, "weight")
+            bias = bias if bias is not None else dict.get(buffers, "bias")
         remembered = self._memo.get(module)
         if (
             remembered is not None

@@ -93,8 +93,15 @@ def table_rows(trace: Trace, batch_size: int) -> tuple[list[Row], RowSums]:
     counted: set[int] = set()  # keys of the tensors torchsummary counted so far
     shared: dict[str, str] = {}
     twice: dict[str, int] = {}
+    shapes: dict[Any, tuple[list[int], int]] = {}  # most rows repeat an earlier row's shape
     for number, (qualname, facts, description, _) in enumerate(trace.rows, start=1):
-        shown, numel = shown_and_counted(description, batch_size)
+        if type(description) is torch.Size:
+            known = shapes.get(description)
+            if known is None:
+                known = shapes[description] = shown_and_counted(description, batch_size)
+            shown, numel = known[0].copy(), known[1]  # each row its own list
+        else:
+            shown, numel = shown_and_counted(description, batch_size)
         output_numel += numel
         name = f"{facts.class_name}-{number}"
         naive_total += facts.naive_count

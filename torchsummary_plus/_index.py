@@ -39,6 +39,7 @@ class ModelIndex:
     owners: dict[nn.Module, tuple[int, ...]] = field(default_factory=dict)  # own parameter ids
     containers: set[nn.Module] = field(default_factory=set)  # modules with children
     lazy: list[str] = field(default_factory=list)  # modules with uninitialised parameters
+    renorming: list[nn.Module] = field(default_factory=list)  # embeddings with max_norm
     has_data_parallel: bool = False  # its replicas would copy instance attributes
 
 
@@ -94,7 +95,10 @@ def index_model(model: nn.Module) -> ModelIndex:
         else:
             index.names[module] = name
             index.visits[module] = 1
-            _index_tensors(index, module, name)
+            if module._parameters or module._buffers:
+                _index_tensors(index, module, name)
+            if kind.renorms and getattr(module, "max_norm", None) is not None:
+                index.renorming.append(module)  # rewrites its weight in place when it runs
             if kind.script:
                 _note_script_top(index, module)
         if inside_script or kind.special:

@@ -31,10 +31,11 @@ def row_name(cls: type) -> str:
     return str(cls).split(".")[-1].split("'")[0]
 
 
-def gets_rows(module: nn.Module, is_model: bool, layout: str) -> bool:
-    """Whether torchsummary hooks the module: PyPI 1.5.1 never hooks the model itself, the
-    GitHub master does; neither hooks a Sequential or ModuleList."""
-    if isinstance(module, NOT_HOOKED):
+def gets_rows(not_hooked: bool, is_model: bool, layout: str) -> bool:
+    """Whether torchsummary hooks a module: PyPI 1.5.1 never hooks the model itself, the
+    GitHub master does; neither hooks a Sequential or ModuleList (``not_hooked``: the
+    module is one of ``NOT_HOOKED``)."""
+    if not_hooked:
         return False
     return layout == "master" or not is_model
 

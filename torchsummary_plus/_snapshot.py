@@ -19,7 +19,7 @@ records, before the pass and without changing anything:
 from __future__ import annotations
 
 import operator
-from itertools import compress
+from itertools import chain, compress
 import warnings
 from typing import Any, Callable, NamedTuple
 
@@ -42,7 +42,7 @@ GLOBAL_CONTAINERS = (
     "_global_buffer_registration_hooks", "_global_module_registration_hooks",
     "_global_parameter_registration_hooks", "_global_backward_pre_hooks",
     "_global_backward_hooks", "_global_forward_pre_hooks", "_global_forward_hooks",
-    "_global_forward_hooks_always_called",
+    "_global_forward_hooks_always_called", "_global_forward_hooks_with_kwargs",
 )
 
 
@@ -72,60 +72,149 @@ def _put(container: Any, contents: Any) -> None:
         container.update(contents)
 
 
-class _ModuleRecord(NamedTuple):
-    module: nn.Module
-    cls: type
-    attributes: dict[str, Any]  # a copy of its __dict__, compared by identity
-    containers: tuple[str, ...]  # the names of torch's dicts and sets it has
-    lengths: tuple[int, ...]  # their lengths: most are empty, and stay so
-    contents: dict[str, Any]  # name -> contents, of those that held anything
+_ALL_CONTAINERS = operator.itemgetter(*MODULE_CONTAINERS)
 
 
-# The containers each class's modules have (all of MODULE_CONTAINERS on torch 2.x), per class.
-_CONTAINERS_BY_CLASS: dict[type, tuple[str, ...]] = {}
+class _TreeState:
+    """Every module's class and attributes (by identity) and the contents of torch's
+    containers on it. Taken and compared over the whole tree at once, with C-level maps:
+    a summary runs on models of a million modules, and nearly always nothing differs. Where
+    something does, each module is put back on its own (``_put_back_module``)."""
+
+    def __init__(self, modules: list[nn.Module]) -> None:
+        self.modules = modules
+        self.classes = list(map(type, modules))
+        self.attributes = [m.__dict__.copy() for m in modules]
+        self.containers = _containers(modules)
+        self.lengths = list(map(len, self.containers))
+        held = list(compress(self.containers, self.lengths))
+        self.contents = dict(zip(map(id, held), map(_contents, held)))  # id -> contents, if any
+        self.held = held
+        self.held_keys = list(chain.from_iterable(held))  # (dict keys and set members)
+        self.held_values = list(chain.from_iterable([c.values() for c in held if isinstance(c, dict)]))
+
+    def unchanged(self) -> bool:
+        """Whether no class, attribute or container differs: C-level comparisons only."""
+        attributes = [m.__dict__ for m in self.modules]
+        held = self.held
+        return (
+            list(map(type, self.modules)) == self.classes
+            and list(chain.from_iterable(attributes)) == list(chain.from_iterable(self.attributes))
+            and all(map(operator.is_, chain.from_iterable(map(dict.values, attributes)),
+                        chain.from_iterable(map(dict.values, self.attributes))))
+            and list(map(len, self.containers)) == self.lengths
+            and list(chain.from_iterable(held)) == self.held_keys
+            and all(map(operator.is_, chain.from_iterable([c.values() for c in held if isinstance(c, dict)]),
+                        self.held_values))
+        )
+
+    def restore(self) -> None:
+        """Put back every module that differs; each one is tried even when another raises."""
+        if self.unchanged():
+            return
+        errors = []
+        for module, cls, attributes in zip(self.modules, self.classes, self.attributes):
+            try:
+                self._put_back_module(module, cls, attributes)
+            except BaseException as error:
+                errors.append(error)
+        if errors:
+            raise errors[0]
+
+    def _put_back_module(self, module: nn.Module, cls: type, attributes: dict[str, Any]) -> None:
+        if type(module) is not cls:
+            object.__setattr__(module, "__class__", cls)
+        current = module.__dict__
+        if current.keys() != attributes.keys() or not all(map(operator.is_, current.values(), attributes.values())):
+            current.clear()
+            current.update(attributes)
+        if traits(cls).script:
+            return
+        for name in MODULE_CONTAINERS:
+            container = current.get(name)
+            if isinstance(container, (dict, set)):
+                contents = self.contents.get(id(container))
+                if not _same(container, contents):
+                    _put(container, contents)
 
 
-def _containers_of(module: nn.Module) -> tuple[str, ...]:
-    cls = type(module)
-    names = _CONTAINERS_BY_CLASS.get(cls)
-    attributes = module.__dict__
-    if names is None or not all(map(attributes.__contains__, names)):
-        if traits(cls).script:  # (TorchScript's registrations are fixed, of its own kind)
-            names = ()
-        else:
-            names = tuple([name for name in MODULE_CONTAINERS if name in attributes])
-        _CONTAINERS_BY_CLASS[cls] = names
-    return names
-
-
-class _TensorRecord(NamedTuple):
-    tensor: torch.Tensor
-    storage: Any  # its UntypedStorage, or None where it has none
-    offset: int
-    size: tuple[int, ...]
-    stride: tuple[int, ...]
-    dtype: torch.dtype
-    version: int
-
-
-def _tensor_record(tensor: torch.Tensor) -> _TensorRecord:
+def _containers(modules: list[nn.Module]) -> list[Any]:
+    """torch's dicts and sets on every module but TorchScript ones (whose registrations are
+    fixed, and of their own kind), in order."""
+    plain = [m.__dict__ for m in modules if not traits(type(m)).script]
     try:
-        storage = tensor.untyped_storage()
-        offset, stride = tensor.storage_offset(), tuple(tensor.stride())
-    except (RuntimeError, NotImplementedError, TypeError):  # tensor subclasses, sparse
-        storage, offset, stride = None, 0, ()
-    return _TensorRecord(tensor, storage, offset, tuple(tensor.shape), stride, tensor.dtype, tensor._version)
+        return list(chain.from_iterable(map(_ALL_CONTAINERS, plain)))
+    except KeyError:  # a module without all of them (made without Module.__init__)
+        return [d[name] for d in plain for name in MODULE_CONTAINERS if name in d]
 
 
-def _geometry_kept(record: _TensorRecord) -> bool:
-    tensor = record.tensor
-    return (
-        tensor.dtype == record.dtype
-        and tensor.untyped_storage()._cdata == record.storage._cdata
-        and tensor.storage_offset() == record.offset
-        and tuple(tensor.shape) == record.size
-        and tuple(tensor.stride()) == record.stride
-    )
+_shape = operator.attrgetter("shape")
+_dtype = operator.attrgetter("dtype")
+_version = operator.attrgetter("_version")
+_cdata = operator.attrgetter("_cdata")
+_requires_grad = operator.attrgetter("requires_grad")
+_grad = operator.attrgetter("grad")
+
+
+class _TensorGeometry:
+    """Where every parameter's and buffer's values live: storage, offset, size, stride,
+    dtype (no copy). Taken and compared over all tensors at once, with C-level maps."""
+
+    def __init__(self, tensors: list[torch.Tensor]) -> None:
+        self.tensors = tensors
+        self.storages = _each(torch.Tensor.untyped_storage, tensors)  # kept alive for the restore
+        self.layout = _layout(tensors)
+        self.versions = list(map(_version, tensors))
+
+    def moved(self) -> list[int]:
+        """The positions of the tensors whose values now live elsewhere (or look different)."""
+        now = _layout(self.tensors)
+        if now == self.layout:
+            return []
+        return [i for i, (a, b) in enumerate(zip(now, self.layout)) if a != b]
+
+    def restore(self) -> None:
+        with torch.no_grad():
+            for i in self.moved():
+                tensor, storage = self.tensors[i], self.storages[i]
+                _, offset, size, stride, dtype = self.layout[i]
+                original = torch.empty(0, dtype=dtype, device=storage.device)
+                original.set_(storage, offset, size, stride)
+                tensor.data = original
+
+
+def _each(method: Callable[[torch.Tensor], Any], tensors: list[torch.Tensor]) -> list[Any]:
+    """``method`` of each tensor, None for those that have no storage (tensor subclasses,
+    sparse tensors)."""
+    try:
+        return list(map(method, tensors))
+    except (RuntimeError, NotImplementedError, TypeError):
+        return [_or_none(method, t) for t in tensors]
+
+
+def _or_none(method: Callable[[torch.Tensor], Any], tensor: torch.Tensor) -> Any:
+    try:
+        return method(tensor)
+    except (RuntimeError, NotImplementedError, TypeError):
+        return None
+
+
+def _where(tensor: torch.Tensor) -> tuple[Any, ...]:
+    return (_cdata(tensor.untyped_storage()), tensor.storage_offset(), tensor.shape, tensor.stride(), tensor.dtype)
+
+
+def _layout(tensors: list[torch.Tensor]) -> list[Any]:
+    """(storage, offset, size, stride, dtype) of each tensor (None without a storage)."""
+    try:
+        return list(zip(
+            map(_cdata, map(torch.Tensor.untyped_storage, tensors)),
+            map(torch.Tensor.storage_offset, tensors),
+            map(_shape, tensors),
+            map(torch.Tensor.stride, tensors),
+            map(_dtype, tensors),
+        ))
+    except (RuntimeError, NotImplementedError, TypeError):
+        return [_or_none(_where, t) for t in tensors]
 
 
 class ModelSnapshot:
@@ -133,20 +222,16 @@ class ModelSnapshot:
 
     def __init__(self, index: ModelIndex) -> None:
         self.index = index
-        self.modules = [self._module_record(m) for m in index.names]
-        self.tensors = [_tensor_record(t) for t in index.tensors.values()]
+        self.tree = _TreeState(list(index.names))
+        self.geometry = _TensorGeometry(list(index.tensors.values()))
         self.buffer_values = [
             (index.tensors[key], index.tensors[key].detach().clone()) for key in index.buffers
         ]
-        params = [index.tensors[key] for key in index.params]
-        self.flags = [(p, p.requires_grad, p.grad) for p in params]
+        self.params = [index.tensors[key] for key in index.params]
+        self.requires_grad = list(map(_requires_grad, self.params))
+        self.grads = list(map(_grad, self.params))
         # embeddings renormalise their weight in place, inside torch's own code
-        self.renormed = [
-            (p, p.detach().clone())
-            for m in index.owners
-            if traits(type(m)).renorms and getattr(m, "max_norm", None) is not None
-            for p in m.parameters(recurse=False)
-        ]
+        self.renormed = [(p, p.detach().clone()) for m in index.renorming for p in m.parameters(recurse=False)]
         self.global_hooks = [
             (getattr(_torch_module, name), _contents(getattr(_torch_module, name)))
             for name in GLOBAL_CONTAINERS
@@ -155,18 +240,10 @@ class ModelSnapshot:
         self.cpu_rng = torch.get_rng_state()
         self.cuda_rng = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None
 
-    @staticmethod
-    def _module_record(module: nn.Module) -> _ModuleRecord:
-        attributes = module.__dict__
-        containers = _containers_of(module)
-        lengths = tuple(map(len, map(attributes.__getitem__, containers)))
-        contents = {name: _contents(attributes[name]) for name in compress(containers, lengths)}
-        return _ModuleRecord(module, type(module), attributes.copy(), containers, lengths, contents)
-
     def set_grads_aside(self) -> None:
         """Gradients off the parameters for the pass: a forward that calls backward must
         not add into them (``restore`` puts them back, also after an interrupt here)."""
-        for param, _, grad in self.flags:
+        for param, grad in zip(self.params, self.grads):
             if grad is not None:
                 param.grad = None
 
@@ -176,8 +253,8 @@ class ModelSnapshot:
         errors: list[BaseException] = []
         changed = self._changed_unseen(originals)  # before the restore's own writes
         steps: list[Callable[[], None]] = [
-            self._restore_modules,
-            self._restore_geometry,
+            self.tree.restore,
+            self.geometry.restore,
             lambda: self._restore_values(originals),
             self._restore_flags,
             self._restore_globals,
@@ -201,36 +278,20 @@ class ModelSnapshot:
         counter moved while they kept their storage (one swapped for another, as ``set_``
         does unseen, is put back whole)."""
         kept = set(originals) | {id(p) for p, _ in self.renormed} | self.index.buffers
+        geometry = self.geometry
+        versions = list(map(_version, geometry.tensors))
+        if versions == geometry.versions:
+            return []
+        moved = set(geometry.moved())
         changed = [
-            record.tensor
-            for record in self.tensors
-            if record.tensor._version != record.version
-            and id(record.tensor) not in kept
-            and (record.storage is None or _geometry_kept(record))
+            tensor
+            for i, (tensor, now, before) in enumerate(zip(geometry.tensors, versions, geometry.versions))
+            if now != before and id(tensor) not in kept and i not in moved
         ]
         if not changed:
             return []
         names = {id(t): name for name, t in _tensor_names(self.index).items()}
         return [names.get(id(t), "?") for t in changed]
-
-    def _restore_modules(self) -> None:
-        errors = []
-        for record in self.modules:
-            try:
-                _restore_module(record)
-            except BaseException as error:
-                errors.append(error)
-        if errors:
-            raise errors[0]
-
-    def _restore_geometry(self) -> None:
-        with torch.no_grad():
-            for record in self.tensors:
-                if record.storage is None or _geometry_kept(record):
-                    continue
-                original = torch.empty(0, dtype=record.dtype, device=record.storage.device)
-                original.set_(record.storage, record.offset, record.size, record.stride)
-                record.tensor.data = original
 
     def _restore_values(self, originals: dict[int, tuple[torch.Tensor, torch.Tensor]]) -> None:
         with torch.no_grad():
@@ -240,7 +301,11 @@ class ModelSnapshot:
                 param.copy_(saved)
 
     def _restore_flags(self) -> None:
-        for param, requires_grad, grad in self.flags:
+        if list(map(_requires_grad, self.params)) == self.requires_grad and all(
+            map(operator.is_, map(_grad, self.params), self.grads)
+        ):
+            return
+        for param, requires_grad, grad in zip(self.params, self.requires_grad, self.grads):
             if param.requires_grad is not requires_grad:
                 param.requires_grad_(requires_grad)
             if param.grad is not grad:
@@ -253,24 +318,6 @@ class ModelSnapshot:
         torch.set_rng_state(self.cpu_rng)
         if self.cuda_rng is not None:
             torch.cuda.set_rng_state_all(self.cuda_rng)
-
-
-def _restore_module(record: _ModuleRecord) -> None:
-    module, attributes = record.module, record.attributes
-    if type(module) is not record.cls:
-        object.__setattr__(module, "__class__", record.cls)
-    current = module.__dict__
-    if current.keys() != attributes.keys() or not all(map(operator.is_, current.values(), attributes.values())):
-        current.clear()
-        current.update(attributes)
-    containers = record.containers
-    lengths = tuple(map(len, map(current.__getitem__, containers)))
-    if lengths == record.lengths:  # nearly always: only those that held anything can differ
-        changed = [name for name, contents in record.contents.items() if not _same(current[name], contents)]
-    else:
-        changed = [name for name in containers if not _same(current[name], record.contents.get(name))]
-    for name in changed:
-        _put(current[name], record.contents.get(name))
 
 
 def _tensor_names(index: ModelIndex) -> dict[str, torch.Tensor]:

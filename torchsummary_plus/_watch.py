@@ -86,15 +86,24 @@ class ParameterWatch(TorchFunctionMode):
         super().__init__()
         self.watched_ids: set[int] = set(index.params)
         self.seen_ids: set[int] = set()
-        self.by_storage: dict[int, list[torch.Tensor]] = {}  # storage -> parameters on it
-        for key in index.params:
-            param = index.tensors[key]
-            storage = storage_key(param)
-            if storage is not None:
-                self.by_storage.setdefault(storage, []).append(param)
+        self.index = index
+        self._by_storage: dict[int, list[torch.Tensor]] | None = None
         self.aliased = False  # whether use is also matched by storage (see `_gate_ready`)
         # copies taken just before the pass first writes into a parameter: id -> (it, copy)
         self.originals: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    @property
+    def by_storage(self) -> dict[int, list[torch.Tensor]]:
+        """Storage -> the parameters on it; made at the first need (a write, or a use
+        matched by storage), which most passes never have."""
+        if self._by_storage is None:
+            self._by_storage = {}
+            for key in self.index.params:
+                param = self.index.tensors[key]
+                storage = storage_key(param)
+                if storage is not None:
+                    self._by_storage.setdefault(storage, []).append(param)
+        return self._by_storage
 
     def note(self, values: Iterable[Any]) -> None:
         """Note the watched tensors among ``values`` (lists and tuples looked into)."""

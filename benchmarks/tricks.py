@@ -1,0 +1,163 @@
+"""What each speed trick of the pass buys: the summary with that trick undone, side by side.
+
+    python benchmarks/tricks.py            # about a minute on 2 cores
+    python benchmarks/tricks.py --quick
+
+Each variant undoes one trick by patching the package for its calls only, in this one
+process; the variants are interleaved and their order rotated from round to round, and the
+table gives, per model, the median over rounds of each variant's best of ``--repeat`` calls
+and its ratio to the summary with every trick on. Every variant prints the same text (checked
+before timing), so the ratios are the cost of the trick's absence and nothing else.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import os
+import statistics
+import sys
+import time
+from typing import Any, Callable, Iterator
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import torch  # noqa: E402
+import torch.nn as nn  # noqa: E402
+from tabulate import tabulate  # noqa: E402
+
+import torchsummary_plus  # noqa: E402
+from benchmarks import models  # noqa: E402
+from torchsummary_plus import _facts, _index, _observe, _snapshot, _trace, _traits  # noqa: E402
+
+Patch = Callable[[], contextlib.AbstractContextManager[Any]]
+
+
+@contextlib.contextmanager
+def _patched(owner: Any, name: str, value: Any) -> Iterator[None]:
+    saved = vars(owner)[name]  # (as stored: a staticmethod stays one)
+    setattr(owner, name, value)
+    try:
+        yield
+    finally:
+        setattr(owner, name, saved)
+
+
+def _no_pause() -> contextlib.AbstractContextManager[Any]:
+    """No trusted roots: the watch stays on inside torch.nn's own modules."""
+    real = _index.index_model
+
+    def without_roots(model: nn.Module) -> _index.ModelIndex:
+        index = real(model)
+        index.trusted_roots.clear()
+        return index
+
+    return _patched(_trace, "index_model", without_roots)
+
+
+def _no_gate() -> contextlib.AbstractContextManager[Any]:
+    """The watch on from the start of the pass, as if something held a parameter."""
+    return _patched(_trace, "can_wait", lambda index: False)
+
+
+def _no_direct_forward() -> contextlib.AbstractContextManager[Any]:
+    """Every observed call goes through torch's own ``_call_impl``."""
+    def through_torch(self: _observe.Observer, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        if self.own_call is not None:
+            return self.own_call(*args, **kwargs)
+        return _observe._TORCH_CALL(self.module, *args, **kwargs)
+
+    return _patched(_observe.Observer, "_run", through_torch)
+
+
+def _no_instance_call() -> contextlib.AbstractContextManager[Any]:
+    """Forward hooks instead of instance ``_call_impl`` observers (and so no pause)."""
+    return _patched(_observe.Observation, "_wraps", staticmethod(lambda module: False))
+
+
+@contextlib.contextmanager
+def _no_traits_memo() -> Iterator[None]:
+    """Class traits worked out again at every question."""
+    def every_time(cls: type) -> _traits.ClassTraits:
+        return _traits._class_traits(cls)
+
+    with contextlib.ExitStack() as stack:
+        for module in (_traits, _facts, _index, _observe, _snapshot, _trace):
+            if hasattr(module, "traits"):
+                stack.enter_context(_patched(module, "traits", every_time))
+        yield
+
+
+def _no_quick_checks() -> contextlib.AbstractContextManager[Any]:
+    """The tree compared module by module instead of all at once."""
+    return _patched(_snapshot._TreeState, "unchanged", lambda self: False)
+
+
+def _reference_path() -> contextlib.AbstractContextManager[Any]:
+    """Every trick off: the reference path (hooks, the watch always on)."""
+    return _patched(_trace, "use_fast_path", lambda: False)
+
+
+VARIANTS: dict[str, Patch] = {
+    "all tricks on": contextlib.nullcontext,
+    "no pause in torch.nn modules": _no_pause,
+    "no gate (watch on from the start)": _no_gate,
+    "no direct forward call": _no_direct_forward,
+    "hooks instead of instance _call_impl": _no_instance_call,
+    "no per-class traits memo": _no_traits_memo,
+    "no whole-tree quick check": _no_quick_checks,
+    "reference path (all off)": _reference_path,
+}
+
+MODELS: dict[str, tuple[Callable[[], nn.Module], tuple[int, ...]]] = {
+    "tiny stack (2,000 modules)": (lambda: models.tiny_stack(2000), (8,)),
+    "custom-block encoder (12)": (lambda: models.custom_encoder(12), (64, 256)),
+    "nn.TransformerEncoder (12)": (lambda: models.encoder(12), (64, 256)),
+}
+
+
+def _run(model: nn.Module, size: tuple[int, ...], patch: Patch) -> str:
+    out = io.StringIO()
+    torch.manual_seed(0)
+    with patch(), contextlib.redirect_stdout(out):
+        torchsummary_plus.summary(model, size, device="cpu")
+    return out.getvalue()
+
+
+def _best(model: nn.Module, size: tuple[int, ...], patch: Patch, repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        _run(model, size, patch)
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="3 rounds of 2 calls")
+    args = parser.parse_args(argv)
+    rounds, repeat = (3, 2) if args.quick else (7, 3)
+    torch.set_num_threads(1)
+    rows = []
+    for label, (make, size) in MODELS.items():
+        model = make()
+        expected = _run(model, size, contextlib.nullcontext)
+        for name, patch in VARIANTS.items():
+            assert _run(model, size, patch) == expected, f"{name} printed other text on {label}"
+        names = list(VARIANTS)
+        times: dict[str, list[float]] = {name: [] for name in names}
+        for r in range(rounds):
+            order = names[r % len(names):] + names[:r % len(names)]
+            for name in order:
+                times[name].append(_best(model, size, VARIANTS[name], repeat))
+        base = statistics.median(times["all tricks on"])
+        for name in names:
+            median = statistics.median(times[name])
+            rows.append([label, name, f"{median * 1000:.1f}", f"{median / base:.2f}x"])
+    print(tabulate(rows, headers=["model", "variant", "ms (median of bests)", "vs all on"]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
