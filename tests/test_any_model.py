@@ -30,7 +30,7 @@ def rows_of(text):
 
 
 def corrected(text, label):
-    """The values on one line of the corrected block, e.g. corrected(t, "All parameters")."""
+    """The values on one line of the corrected block, e.g. corrected(t, "Parameters")."""
     block = text[text.index("Corrected by torchsummary_plus"):]
     for line in block.splitlines():
         if line.startswith(label + " ") and line[len(label):len(label) + 2].strip() == "":
@@ -136,7 +136,7 @@ def test_output_structures(kind):
     assert rows["Emits-2"] == (OUTPUT_CELLS[kind], "0")
     assert rows["Linear-1"] == ("[-1, 4]", "20")
     assert "Total params: 20" in text
-    assert corrected(text, "All parameters") == ["20", "20"]
+    assert corrected(text, "Parameters") == ["20", "20"]
     assert result.unique_params == result.used_params == 20
 
 
@@ -231,13 +231,14 @@ def test_module_called_many_times_and_one_called_never():
     ]
     assert "Total params: 60" in text  # torchsummary counts the 20 three times
     text, result = plus_text(Reuse(), (4,))
-    assert corrected(text, "All parameters") == ["55", "20"]  # 20 + 35 once; 20 used
+    assert corrected(text, "Parameters") == ["55", "20"]  # 20 + 35 once; 20 used
     assert corrected(text, "Unused parameters") == ["35"]
+    # one note for the module's later calls: 2 rows of 20, each counted again
     assert footnotes(text) == [
-        "[1] Linear-2 repeats the parameters of Linear-1 (module used): 20 counted twice above",
-        "[2] Linear-3 repeats the parameters of Linear-1 (module used): 20 counted twice above",
-        "[3] Never used in this pass: unused (35)",
+        "[1] used ran 3 times: the 2 rows of its later calls (Linear-2, Linear-3) repeat those of its first",
+        "[2] Never used in this pass: unused (35)",
     ]
+    assert "\n    (Linear-1); 40 counted again above\n" in text
 
 
 def test_inplace_activation():
@@ -273,7 +274,7 @@ def test_scripted_submodule_gets_no_row_and_a_footnote():
     text, result = plus_text(WithScripted(), (4,))
     assert table_rows(text) == [("Linear-1", "[-1, 6]", "30"), ("Linear-2", "[-1, 2]", "14")]
     assert "Total params: 44" in text
-    assert corrected(text, "All parameters") == ["86", "86"]  # 30 + 42 + 14
+    assert corrected(text, "Parameters") == ["86", "86"]  # 30 + 42 + 14
     assert footnotes(text) == ["[1] TorchScript, so no rows and counted as used: enc (42)"]
     assert result.untraced_modules == ["enc"]
 
@@ -284,7 +285,7 @@ def test_scripted_model_itself():
     text, _ = plus_text(model, (4,))
     assert table_rows(text) == []
     assert "Total params: 0" in text
-    assert corrected(text, "All parameters") == ["15", "15"]
+    assert corrected(text, "Parameters") == ["15", "15"]
     assert footnotes(text) == ["[1] TorchScript, so no rows and counted as used: (model) (15)"]
 
 
@@ -317,7 +318,7 @@ def test_lstm():
     assert rows["LSTM-1"] == ("[[-1, 7, 5], [[-1, 2, 5], [-1, 2, 5]]]", "0")
     assert rows["Linear-2"] == ("[-1, 3]", "18")
     # LSTM: 4 gates * 5 * (4 + 5) weights + 2 * 4 * 5 biases = 180 + 40 = 220; + 18
-    assert corrected(text, "All parameters") == ["238", "238"]
+    assert corrected(text, "Parameters") == ["238", "238"]
     assert result.unique_params == 238
 
 
@@ -325,7 +326,7 @@ def test_gru():
     text, result = plus_text(LastStep(nn.GRU(4, 5, batch_first=True)), (7, 4))
     assert rows_of(text)["GRU-1"] == ("[[-1, 7, 5], [-1, 2, 5]]", "0")
     # GRU: 3 gates * 5 * (4 + 5) + 2 * 3 * 5 = 135 + 30 = 165; + 18
-    assert corrected(text, "All parameters") == ["183", "183"]
+    assert corrected(text, "Parameters") == ["183", "183"]
 
 
 class SelfAttention(nn.Module):
@@ -342,7 +343,7 @@ def test_multihead_attention():
     # (output [2, 5, 8], weights averaged over heads [2, 5, 5]); out_proj is never called
     assert table_rows(text) == [("MultiheadAttention-1", "[[-1, 5, 8], [-1, 5, 5]]", "0")]
     # in_proj 3*8*8 + 3*8 = 216, out_proj 8*8 + 8 = 72: all used (out_proj read directly)
-    assert corrected(text, "All parameters") == ["288", "288"]
+    assert corrected(text, "Parameters") == ["288", "288"]
     assert corrected(text, "Unused parameters") == ["0"]
 
 
@@ -370,7 +371,7 @@ def test_transformer_encoder():
     ]
     assert rows == expected
     # per layer: attention 3*16*16 + 48 + 16*16 + 16 = 1088, 544 + 528, norms 64: 2224
-    assert corrected(text, "All parameters") == ["4,448", "4,448"]
+    assert corrected(text, "Parameters") == ["4,448", "4,448"]
     assert "Total params: 2,272" in text  # (32 + 544 + 528 + 32) * 2
 
 

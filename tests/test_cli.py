@@ -27,8 +27,10 @@ ROOT = Path(__file__).resolve().parent.parent
 MODELS = "tests/fixtures_cli/models.py"
 SCRIPT = "tests/legacy_script.py"
 CONSOLE = Path(sys.executable).parent / "torchsummary-plus"
-HEADERS = ("torchsummary (naive)", "deduplicated", "used in pass", "model.parameters()",
-           "why they differ")
+HEADERS = ("torchsummary", "unique in table", "unique in model", "used in pass", "notes")
+TWO_LINE_HEADERS = ("torchsummary", "unique\nin table", "unique\nin model", "used\nin pass", "notes")
+MEMORY = ("[1] torchsummary's total multiplies output shapes together and doubles them, 4 bytes each; the\n"
+          "    others add the rows' output tensors and the inputs at their dtypes")
 ALIGN = ("left", "right", "right", "right", "right", "left")
 SAME = "torchsummary check: torchsummary 1.5.1 printed the same table, byte for byte"
 
@@ -41,8 +43,9 @@ def real_table(model: nn.Module, size) -> str:
 
 
 def figure_line(label: str, *values: str) -> str:
-    """A line of the corrected block: label in 36 columns, values right-aligned in 14."""
-    return label.ljust(36) + "".join(v.rjust(14) for v in values)
+    """A line of the corrected block of a small model: label in 46 columns (its longest label
+    has 44 characters, + 2), values right-aligned in 17 ("unique in model", 15, + 2)."""
+    return label.ljust(46) + "".join(v.rjust(17) for v in values)
 
 
 def run_cli(*args: str, console: bool = False) -> subprocess.CompletedProcess:
@@ -88,15 +91,16 @@ def test_demo(capsys):
         assert title == f"{type(model).__name__} ==="
         assert body.startswith(real_table(model, (1, 64, 64)))  # torchsummary's table, 18 params
         assert "Total params: 18\n" in body
-        assert figure_line("All parameters", once, used) + "\n" in body
+        assert figure_line("Parameters", once, used) + "\n" in body
         assert figure_line("Unused parameters", str(int(once) - int(used))) + "\n" in body
         for note in notes:
             assert "\n" + note + "\n" in body
-        assert "[1]" in body if notes else "[1]" not in body
+        block = body[:body.index("\nFigure ")]  # the compare table's notes come after it
+        assert "[1]" in block if notes else "[1]" not in block
         assert body.rstrip("\n").endswith(SAME)
     # torchsummary's 18 (9 + 9, two rows each) against the count of distinct tensors and of those used
     side_by_side = tabulate([["TwoConvs", 18, 18, 18], ["SharedConv", 18, 9, 9], ["UnusedConv", 18, 18, 9]],
-                            headers=("model", "torchsummary's Total params", "counted once", "used in pass"))
+                            headers=("model", "torchsummary's Total params", "unique in model", "used in pass"))
     assert parts[4] == "Side by side ===\n" + side_by_side + "\n"
 
 
@@ -132,11 +136,14 @@ TINY_JSON = {
     "used_params_bytes": 32,
     "input_bytes": 12,  # one sample of 3 float32
     # torchsummary's own tensors (fc.weight, fc.bias) once: 8, trainable, 32 B; none left out
-    "deduplicated_params": 8,
-    "deduplicated_trainable_params": 8,
-    "deduplicated_requires_grad_params": 8,
-    "deduplicated_params_bytes": 32,
+    "table_unique_params": 8,
+    "table_unique_trainable_params": 8,
+    "table_unique_requires_grad_params": 8,
+    "table_unique_params_bytes": 32,
     "uncounted_params": [],
+    "activation_bytes": 8,  # the row's output: one sample of 2 float32
+    "saved_activation_bytes": 0,  # autograd saves only the input (an input, counted apart)
+    "estimated_total_bytes": 52,  # 32 + 8 + 12
     "shared_rows": {},
     "unused_modules": [],
     "untraced_modules": [],
@@ -168,8 +175,8 @@ def test_file_target_prints_torchsummary_table_then_corrected_block(capsys):
     assert code == 0
     expected = real_table(runpy.run_path(MODELS)["Tiny"](), (3,))
     assert out.startswith(expected + figure_line("Corrected by torchsummary_plus",
-                                                 "counted once", "used in pass") + "\n")
-    assert figure_line("All parameters", "8", "8") in out
+                                                 "unique in model", "used in pass") + "\n")
+    assert figure_line("Parameters", "8", "8") in out
 
 
 def test_module_target_callable_no_plus_as_subprocess():
@@ -181,15 +188,16 @@ def test_module_target_callable_no_plus_as_subprocess():
 def test_compare_in_github_format(capsys):
     code, out, _ = main_output(capsys, f"{MODELS}:Tiny", "--input-size", "3", "--no-plus",
                                "--compare", "--format", "github")
-    agree = "all four agree"
-    # 8 parameters everywhere; 32 B params, 60 B in all: 0.00 MB
+    # 8 parameters everywhere; 32 B params, 60 B in all by torchsummary's rule, 52 B by the
+    # others' (32 + the row's 8 B output + the 12 B input): 0.00 MB
     table = tabulate([
-        ["Total params", "8", "8", "8", "8", agree],
-        ["Trainable params", "8", "8", "8", "8", agree],
-        ["Non-trainable params", "0", "0", "0", "0", agree],
-        ["Params size (MB)", "0.00", "0.00", "0.00", "0.00", agree],
-        ["Estimated Total Size (MB)", "0.00", "0.00", "0.00", "0.00", agree],
-    ], headers=("Figure", *HEADERS), tablefmt="github", disable_numparse=True, colalign=ALIGN)
+        ["Total params", "8", "8", "8", "8", ""],
+        ["Trainable params", "8", "8", "8", "8", ""],
+        ["Non-trainable params", "0", "0", "0", "0", ""],
+        ["Params size (MB)", "0.00", "0.00", "0.00", "0.00", ""],
+        ["Estimated Total Size (MB)", "0.00", "0.00", "0.00", "0.00", "1"],
+    ], headers=("Figure",) + HEADERS, tablefmt="github", disable_numparse=True,
+        colalign=ALIGN) + "\n" + MEMORY
     assert code == 0
     assert out == real_table(runpy.run_path(MODELS)["Tiny"](), (3,)) + table + "\n" + SAME + "\n"
 
@@ -209,9 +217,8 @@ def test_run_legacy_script_as_subprocess():
     assert done.returncode == 3
     twice = runpy.run_path(SCRIPT)["Twice"]()  # not as __main__: nothing runs
     assert done.stdout.startswith(real_table(twice, (1, 8, 8)))  # 9 shown twice: 18
-    assert figure_line("All parameters", "9", "9") + "\n" in done.stdout
-    note = "[1] Conv2d-2 repeats the parameters of Conv2d-1 (module conv): 9 counted twice above\n"
-    assert note in done.stdout
+    assert figure_line("Parameters", "9", "9") + "\n" in done.stdout
+    assert "[1] Conv2d-2 repeats the parameters of Conv2d-1 (module conv): 9 counted twice above\n" in done.stdout
     assert done.stdout.endswith("same function: True\nargv: ['3']\n")
 
 

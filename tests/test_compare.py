@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import sys
+import textwrap
 import types
 
 import pytest
@@ -17,18 +18,30 @@ import torchsummary_plus
 from torchsummary_plus import compare, summary
 from torchsummary_plus._demo import SharedConv, TwoConvs, UnusedConv
 
-HEADERS = ("Figure", "torchsummary (naive)", "deduplicated", "used in pass",
-           "model.parameters()", "why they differ")
+HEADERS = ("Figure", "torchsummary", "unique in table", "unique in model", "used in pass", "notes")
+# the plain-text formats break each header after its first word
+TWO_LINE_HEADERS = ("Figure", "torchsummary", "unique\nin table", "unique\nin model",
+                    "used\nin pass", "notes")
 ALIGN = ("left", "right", "right", "right", "right", "left")
 SIZE = (1, 64, 64)
 # MB figures of the seed cases at (1, 64, 64), batch -1, torchsummary's arithmetic:
 #   input 64*64*4 B = 16384 B = 0.015625 MB; forward/backward 2 * 2 rows * 4096 * 4 B =
 #   65536 B = 0.0625 MB; params 18*4 = 72 B or 9*4 = 36 B, both 0.00 MB.
-#   Total 0.0781... -> "0.08" in every column.
+#   Total 0.0781... -> "0.08".
+# The other columns' Estimated Total Size: their parameters' bytes + the rows' outputs
+# (2 rows of 64*64 float32 = 32768 B) + the input (16384 B): 49188 or 49224 B -> "0.05".
+MEMORY = ("torchsummary's total multiplies output shapes together and doubles them, 4 bytes "
+          "each; the others add the rows' output tensors and the inputs at their dtypes")
 
 
-def table(rows: list[list[str]], tablefmt: str) -> str:
-    return tabulate(rows, headers=HEADERS, tablefmt=tablefmt, disable_numparse=True, colalign=ALIGN)
+def table(rows: list[list[str]], tablefmt: str, notes: list[str]) -> str:
+    """The table as tabulate lays it out, then each note numbered (wrapped at 100 columns,
+    hanging indent of 4)."""
+    headers = HEADERS if tablefmt == "github" else TWO_LINE_HEADERS
+    text = tabulate(rows, headers=headers, tablefmt=tablefmt, disable_numparse=True, colalign=ALIGN)
+    lines = [textwrap.fill(f"[{n}] {note}", 100, subsequent_indent="    ")
+             for n, note in enumerate(notes, start=1)]
+    return "\n".join([text, *lines])
 
 
 def printed(call) -> str:
@@ -44,35 +57,43 @@ def real_table(model: nn.Module, size, batch_size: int = -1) -> str:
 
 
 SAME = "torchsummary check: torchsummary 1.5.1 printed the same table, byte for byte\n"
+REPEATS = "rows repeat earlier rows' parameters: Conv2d-2 repeats Conv2d-1"
 
 
 def test_case2_simple_table_and_check():
-    why = "repeated rows: Conv2d-2 repeats Conv2d-1; the other three agree"
     expected = table([
-        ["Total params", "18", "9", "9", "9", why],  # conv1 (3*3 = 9) shown in two rows
-        ["Trainable params", "18", "9", "9", "9", why],
-        ["Non-trainable params", "0", "0", "0", "0", "all four agree"],
-        ["Params size (MB)", "0.00", "0.00", "0.00", "0.00", why],  # 72 B vs 36 B
-        ["Estimated Total Size (MB)", "0.08", "0.08", "0.08", "0.08", why],
-    ], "simple")
+        ["Total params", "18", "9", "9", "9", "1"],  # conv1 (3*3 = 9) shown in two rows
+        ["Trainable params", "18", "9", "9", "9", "1"],
+        ["Non-trainable params", "0", "0", "0", "0", ""],
+        ["Params size (MB)", "0.00", "0.00", "0.00", "0.00", "1"],  # 72 B vs 36 B
+        ["Estimated Total Size (MB)", "0.08", "0.05", "0.05", "0.05", "1,2"],
+    ], "simple", [REPEATS, MEMORY])
     model = SharedConv()
     out = printed(lambda: compare(model, SIZE, device="cpu"))
     assert out == expected + "\n" + SAME
+    assert max(len(line) for line in out.splitlines()) <= 100
 
 
 def test_case3_github_table():
-    why = ("repeated rows: Conv2d-2 repeats Conv2d-1; in no row of the table: conv2.weight (9); "
-           "never used: conv2 (9 parameters)")
     expected = table([
-        ["Total params", "18", "9", "9", "18", why],  # naive 9+9; conv1 once; conv2 unused
-        ["Trainable params", "18", "9", "9", "18", why],
-        ["Non-trainable params", "0", "0", "0", "0", "all four agree"],
-        ["Params size (MB)", "0.00", "0.00", "0.00", "0.00", why],
-        ["Estimated Total Size (MB)", "0.08", "0.08", "0.08", "0.08", why],
-    ], "github")
+        ["Total params", "18", "9", "18", "9", "1,2,3"],  # naive 9+9; conv1 once; conv2 unused
+        ["Trainable params", "18", "9", "18", "9", "1,2,3"],
+        ["Non-trainable params", "0", "0", "0", "0", ""],
+        ["Params size (MB)", "0.00", "0.00", "0.00", "0.00", "1,2,3"],
+        ["Estimated Total Size (MB)", "0.08", "0.05", "0.05", "0.05", "1,2,3,4"],
+    ], "github", [REPEATS, "in no row of the table: conv2.weight (9)",
+                  "never used: conv2 (9 parameters)", MEMORY])
     out = printed(lambda: compare(UnusedConv(), SIZE, device="cpu", tablefmt="github"))
     assert out == expected + "\n" + SAME
     assert expected.startswith("| Figure ")  # github layout, not simple
+
+
+def test_html_table_has_its_notes_as_an_ordered_list():
+    out = printed(lambda: compare(SharedConv(), SIZE, device="cpu", tablefmt="html"))
+    assert out.startswith("<table>\n")
+    assert "\n</table>\n<ol><li>rows repeat earlier rows&#x27; parameters: Conv2d-2 repeats " \
+           "Conv2d-1</li><li>torchsummary&#x27;s total" in out
+    assert out.endswith("</li></ol>\n" + SAME)
 
 
 def test_compare_returns_the_summary_result():
@@ -96,15 +117,15 @@ class Scaled(nn.Module):
 
 
 def test_parameter_not_named_weight_or_bias():
-    why = "not named weight/bias: scale (2)"
-    # input 4*4 = 16 B, outputs |-2| * 2 * 4 = 16 B, params 40 B (naive) or 48 B: all 0.00 MB
+    # input 4*4 = 16 B, outputs |-2| * 2 * 4 = 16 B, params 40 B (naive) or 48 B: all 0.00 MB;
+    # the others' total: 40 or 48 B + the row's output (2 float32, 8 B) + 16 B: 0.00 MB
     expected = table([
-        ["Total params", "10", "10", "12", "12", why],
-        ["Trainable params", "10", "10", "12", "12", why],
-        ["Non-trainable params", "0", "0", "0", "0", "all four agree"],
-        ["Params size (MB)", "0.00", "0.00", "0.00", "0.00", why],
-        ["Estimated Total Size (MB)", "0.00", "0.00", "0.00", "0.00", why],
-    ], "simple")
+        ["Total params", "10", "10", "12", "12", "1"],
+        ["Trainable params", "10", "10", "12", "12", "1"],
+        ["Non-trainable params", "0", "0", "0", "0", ""],
+        ["Params size (MB)", "0.00", "0.00", "0.00", "0.00", "1"],
+        ["Estimated Total Size (MB)", "0.00", "0.00", "0.00", "0.00", "1,2"],
+    ], "simple", ["not named weight/bias: scale (2)", MEMORY])
     out = printed(lambda: compare(Scaled(), (4,), device="cpu"))
     assert out == expected + "\n" + SAME
 
@@ -115,11 +136,11 @@ def test_frozen_weight_and_trainable_bias():
     model[0].weight.requires_grad_(False)
     with contextlib.redirect_stdout(io.StringIO()) as out:
         compare(model, (4,), device="cpu")
-    lines = out.getvalue().splitlines()
-    assert lines[2].split()[:6] == ["Total", "params", "10", "10", "10", "10"]
-    assert lines[3].split()[:6] == ["Trainable", "params", "0", "0", "2", "2"]
-    assert lines[3].endswith("torchsummary takes trainability from each module's weight")
-    assert lines[4].split()[:6] == ["Non-trainable", "params", "10", "10", "8", "8"]
+    lines = out.getvalue().splitlines()  # two header lines and a rule first
+    assert lines[3].split() == ["Total", "params", "10", "10", "10", "10"]
+    assert lines[4].split() == ["Trainable", "params", "0", "0", "2", "2", "1"]
+    assert lines[5].split() == ["Non-trainable", "params", "10", "10", "8", "8", "1"]
+    assert lines[8] == "[1] torchsummary takes trainability from each module's weight"
 
 
 def test_summary_compare_true_prints_the_table_then_the_comparison_from_one_pass(monkeypatch):
@@ -130,14 +151,13 @@ def test_summary_compare_true_prints_the_table_then_the_comparison_from_one_pass
     out = printed(lambda: summary(model, SIZE, device="cpu", plus=False, compare=True))
     torchsummary_text = real_table(TwoConvs(), SIZE)
     assert calls == [1]
-    agree = "all four agree"
     assert out == torchsummary_text + table([
-        ["Total params", "18", "18", "18", "18", agree],
-        ["Trainable params", "18", "18", "18", "18", agree],
-        ["Non-trainable params", "0", "0", "0", "0", agree],
-        ["Params size (MB)", "0.00", "0.00", "0.00", "0.00", agree],
-        ["Estimated Total Size (MB)", "0.08", "0.08", "0.08", "0.08", agree],
-    ], "simple") + "\ntorchsummary check: could not check, torchsummary is not installed\n"
+        ["Total params", "18", "18", "18", "18", ""],
+        ["Trainable params", "18", "18", "18", "18", ""],
+        ["Non-trainable params", "0", "0", "0", "0", ""],
+        ["Params size (MB)", "0.00", "0.00", "0.00", "0.00", ""],
+        ["Estimated Total Size (MB)", "0.08", "0.05", "0.05", "0.05", "1"],
+    ], "simple", [MEMORY]) + "\ntorchsummary check: could not check, torchsummary is not installed\n"
 
 
 def test_without_torchsummary_it_says_it_could_not_check(monkeypatch):

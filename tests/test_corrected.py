@@ -81,7 +81,7 @@ def test_seed_case1_no_sharing():
     assert result.shared_rows == {}
     assert result.unused_modules == []
     assert footnotes_of(text) == []
-    assert figure_line(text, "All parameters") == ["18", "18"]
+    assert figure_line(text, "Parameters") == ["18", "18"]
 
 
 def test_seed_case2_one_conv_called_twice():
@@ -110,42 +110,54 @@ def test_seed_case3_one_conv_twice_other_never():
 
 def test_exact_block_of_seed_case3():
     text, _ = run(SeedUnused(), (1, 64, 64))
-    # Layout: label left-justified to 36 characters, then up to two values right-justified
-    # to 14 characters each: 64 in all (the table's width) with two values, 50 with one.
+    # Layout: the longest label (44 characters) + 2, then two columns as wide as their
+    # longest text ("unique in model", 15) + 2 = 17 each: 46 + 34 = 80 characters.
     # Parameters: 18 float32 = 72 bytes -> 0.00 MB; used 9 -> 36 bytes -> 0.00 MB.
     # Input: one sample (batch -1) of 1*64*64 float32 = 16384 bytes = 0.015625 MB -> 0.02.
+    # Row outputs: two rows of 1*64*64 float32 = 2 * 16384 = 32768 bytes -> 0.03 MB.
+    # Saved for backward: conv1 saves the input (an input: left out) and its weight (a
+    # parameter: left out); conv1's second call saves its output, 16384 bytes -> 0.02 MB.
+    # Estimate: 72 + 32768 + 16384 = 49224 bytes -> 0.05 MB.
+    rule = "-" * 80
     expected = [
-        "Corrected by torchsummary_plus        counted once  used in pass",
-        "----------------------------------------------------------------",
-        "All parameters                                  18             9",
-        "  trainable                                     18             9",
-        "  non-trainable                                  0             0",
-        "  their size (MB, real dtypes)                0.00          0.00",
-        "Unused parameters                                9",
-        "Inputs (MB, real dtypes)                      0.02",
-        "----------------------------------------------------------------",
+        "Corrected by torchsummary_plus                  unique in model     used in pass",
+        rule,
+        "Parameters                                                   18                9",
+        "  trainable                                                  18                9",
+        "  non-trainable                                               0                0",
+        "  their size (MB, real dtypes)                             0.00             0.00",
+        "Unused parameters                                             9",
+        "Inputs (MB, real dtypes)                                   0.02",
+        "Row outputs as activations (MB, real dtypes)               0.03",
+        "Saved for backward, activations (MB)                       0.02",
+        "Estimate: params + activations + inputs (MB)               0.05",
+        rule,
         "[1] Conv2d-2 repeats the parameters of Conv2d-1 (module conv1): 9 counted twice above",
         "[2] Never used in this pass: conv2 (9)",
-        "----------------------------------------------------------------",
+        rule,
     ]
-    assert [len(line) for line in expected[:9]] == [64] * 6 + [50, 50, 64]
+    assert [len(line) for line in expected[:12]] == [80] * 6 + [63] * 5 + [80]
     assert text.endswith("\n")
     assert block_of(text) == expected
 
 
 def test_block_without_sharing_or_unused_has_no_footnotes():
     text, _ = run(SeedNoSharing(), (1, 64, 64))
-    # 18 float32 = 72 bytes -> 0.00 MB; input as in case 3 -> 0.02
+    # 18 float32 = 72 bytes -> 0.00 MB; input, row outputs and estimate as in case 3;
+    # conv2 saves conv1's output for backward (16384 bytes -> 0.02 MB)
     assert block_of(text) == [
-        "Corrected by torchsummary_plus        counted once  used in pass",
-        "----------------------------------------------------------------",
-        "All parameters                                  18            18",
-        "  trainable                                     18            18",
-        "  non-trainable                                  0             0",
-        "  their size (MB, real dtypes)                0.00          0.00",
-        "Unused parameters                                0",
-        "Inputs (MB, real dtypes)                      0.02",
-        "----------------------------------------------------------------",
+        "Corrected by torchsummary_plus                  unique in model     used in pass",
+        "-" * 80,
+        "Parameters                                                   18               18",
+        "  trainable                                                  18               18",
+        "  non-trainable                                               0                0",
+        "  their size (MB, real dtypes)                             0.00             0.00",
+        "Unused parameters                                             0",
+        "Inputs (MB, real dtypes)                                   0.02",
+        "Row outputs as activations (MB, real dtypes)               0.03",
+        "Saved for backward, activations (MB)                       0.02",
+        "Estimate: params + activations + inputs (MB)               0.05",
+        "-" * 80,
     ]
 
 
@@ -243,9 +255,10 @@ def test_layer_applied_in_a_loop():
     assert_counts(result, naive=60, unique=20, used=20)
     assert [row.name for row in result.rows] == ["Linear-1", "Linear-2", "Linear-3"]
     assert result.shared_rows == {"Linear-2": "Linear-1", "Linear-3": "Linear-1"}
-    assert footnotes_of(text) == [
-        "[1] Linear-2 repeats the parameters of Linear-1 (module fc): 20 counted twice above",
-        "[2] Linear-3 repeats the parameters of Linear-1 (module fc): 20 counted twice above",
+    # one note for the module's later calls: 2 rows of 20 counted again, 40
+    assert block_of(text)[-3:-1] == [
+        "[1] fc ran 3 times: the 2 rows of its later calls (Linear-2, Linear-3) repeat those of its first",
+        "    (Linear-1); 40 counted again above",
     ]
 
 
@@ -299,9 +312,11 @@ def test_footnote_names_the_qualified_module_name():
     # conv3x3 twice: naive 9 + 9 = 18, one tensor of 9
     assert_counts(result, naive=18, unique=9, used=9)
     assert [row.module for row in result.rows] == ["encoder.layers.0.conv1"] * 2
-    assert footnotes_of(text) == [
+    # the note is wrapped at 100 characters, the next line indented by 4
+    assert block_of(text)[-3:-1] == [
         "[1] Conv2d-2 repeats the parameters of Conv2d-1 "
-        "(module encoder.layers.0.conv1): 9 counted twice above"
+        "(module encoder.layers.0.conv1): 9 counted twice",
+        "    above",
     ]
 
 
@@ -821,13 +836,13 @@ def test_torchsummary_tensors_counted_once_and_what_no_row_counts():
     # rows: Embedding-1 weight 40; Linear-2 (fc) 16 + 4; Linear-3 (out) 40 (the tied weight) + 10
     assert result.total_params == 40 + 20 + 50
     # each of those tensors once: emb.weight 40, fc.weight 16, fc.bias 4, out.bias 10 = 70
-    assert result.deduplicated_params == 70
+    assert result.table_unique_params == 70
     # torchsummary's rule, the row's weight decides: Embedding 40, fc none (its weight is
     # frozen, so its trainable bias is not counted), out's bias 10 = 50
-    assert result.deduplicated_trainable_params == 50
+    assert result.table_unique_trainable_params == 50
     # each tensor's own flag: emb.weight 40 + fc.bias 4 + out.bias 10 = 54
-    assert result.deduplicated_requires_grad_params == 54
-    assert result.deduplicated_params_bytes == 70 * 4
+    assert result.table_unique_requires_grad_params == 54
+    assert result.table_unique_params_bytes == 70 * 4
     # no row counts `scale`: it is not called weight or bias
     assert result.uncounted_params == [("scale", 4)]
     # all parameters once: 40 + 16 + 4 + 4 + 10 = 74
@@ -853,13 +868,13 @@ def test_torchsummary_tensors_counted_once_without_sharing():
     _, result = run(FrozenNoSharing(), (4,))
     # rows: Linear-1 (fc) 16 + 4, Linear-2 (out) 8 + 2
     assert result.total_params == 30
-    assert result.deduplicated_params == 30
+    assert result.table_unique_params == 30
     # the row's weight decides: fc's is frozen, out's is not: 10
     assert result.trainable_params == 10
-    assert result.deduplicated_trainable_params == 10
+    assert result.table_unique_trainable_params == 10
     # each tensor's own flag: fc.bias 4 + out 10 = 14
-    assert result.deduplicated_requires_grad_params == 14
-    assert result.deduplicated_params_bytes == 30 * 4
+    assert result.table_unique_requires_grad_params == 14
+    assert result.table_unique_params_bytes == 30 * 4
     assert result.uncounted_params == [("scale", 4)]
     assert result.shared_rows == {}
     assert result.unique_params == 34
@@ -891,7 +906,7 @@ def test_a_row_counting_one_tensor_as_weight_and_bias():
     # torchsummary adds weight and bias: 3 + 3
     assert "WeightIsBias-1" in text and result.total_params == 6
     # the tensor once, and no row repeats another
-    assert result.deduplicated_params == 3
-    assert result.deduplicated_params_bytes == 3 * 4
+    assert result.table_unique_params == 3
+    assert result.table_unique_params_bytes == 3 * 4
     assert result.shared_rows == {}
     assert result.unique_params == 3

@@ -401,7 +401,7 @@ def test_no_side_effects_and_the_printed_text_is_the_returned_text(plan):
         assert optimizer_record(optimizer) == optimizer_before
         assert torch.equal(torch.rand(3), expected_next)
     assert printed.getvalue() == text
-    assert text.splitlines()[-1] == "-" * 64
+    assert set(text.splitlines()[-1]) == {"-"}  # the block's closing rule
 
 
 @SETTINGS

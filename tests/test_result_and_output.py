@@ -22,6 +22,19 @@ def test_the_pair_works_as_the_masters_tensors_and_its_repr_is_not_the_table(cap
     assert not any(hasattr(result, name) for name in ("_repr_html_", "_repr_pretty_", "_repr_markdown_"))
 
 
+def test_every_attribute_is_declared_with_a_type_and_nothing_else_is_set(capsys):
+    from torchsummary_plus import SummaryResult
+
+    result = summary(SharedConv(), (1, 8, 8), device="cpu")
+    capsys.readouterr()
+    declared = list(SummaryResult.__annotations__)
+    assert list(vars(result)) == declared  # set in the declared order, none set otherwise
+    assert list(result.to_dict()) == declared  # the JSON: the same names, the same order
+    # in a notebook the cell's value shows nothing: the table is already printed
+    assert result._ipython_display_() is None
+    assert capsys.readouterr().out == ""
+
+
 def test_no_parameters_still_gives_two_tensors(capsys):
     # the master returns a plain 0 here; a tensor keeps .item() working
     result = summary(nn.Sequential(nn.ReLU()), (3,), device="cpu")

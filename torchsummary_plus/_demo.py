@@ -77,5 +77,5 @@ def run_demo() -> None:
                        result.used_params])
     print()
     print("=== Side by side ===")
-    print(tabulate(totals, headers=("model", "torchsummary's Total params", "counted once",
+    print(tabulate(totals, headers=("model", "torchsummary's Total params", "unique in model",
                                     "used in pass")))

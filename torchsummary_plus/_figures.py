@@ -12,6 +12,7 @@ from typing import Any, Iterable, NamedTuple
 
 import torch
 
+from ._activations import scaled_to_batch
 from ._arguments import CallSpec
 from ._facts import ParamInfo
 from ._legacy import LegacyFigures, shown_and_counted
@@ -31,24 +32,28 @@ class Row(NamedTuple):
 
 @dataclass(frozen=True)
 class CorrectedFigures:
-    """The truth below the table."""
+    """The truth below the table (names as in docs/output.md)."""
 
-    unique_params: int
+    unique_params: int  # "unique in model": every parameter tensor the model holds, once
     unique_trainable_params: int
-    used_params: int
+    used_params: int  # "used in pass": the unique parameters the pass used
     used_trainable_params: int
     unique_params_bytes: int
     used_params_bytes: int
     input_bytes: int
+    activation_bytes: int  # the rows' outputs, for the table's batch
+    saved_activation_bytes: int | None  # what autograd saved for backward (None: not measured)
+    estimated_total_bytes: int  # unique parameters + activations + inputs
     shared_rows: dict[str, str]  # row -> earlier row it repeats
     counted_twice: dict[str, int]  # row -> parameters the naive totals counted again there
-    unused: list[tuple[str, int]]  # (module, parameters of it never used), definition order
+    unused: list[tuple[str, int]]  # (module, its never used parameters, each under its first owner)
+    unused_subtrees: list[tuple[str, int, int]]  # (root, unused modules under it, their parameters)
     untraced: list[tuple[str, int]]  # (TorchScript module, its parameters)
-    # torchsummary's own tensors (each row's `weight` and `bias`), each counted once
-    deduplicated_params: int
-    deduplicated_trainable_params: int  # by torchsummary's rule: the row's `weight` decides
-    deduplicated_requires_grad_params: int  # by each tensor's own flag
-    deduplicated_params_bytes: int
+    # "unique in table": torchsummary's own tensors (each row's `weight` and `bias`), once
+    table_unique_params: int
+    table_unique_trainable_params: int  # by torchsummary's rule: the row's `weight` decides
+    table_unique_requires_grad_params: int  # by each tensor's own flag
+    table_unique_params_bytes: int
     uncounted: list[tuple[str, int]]  # (parameter, size) that no row of the table counts
 
 
@@ -89,7 +94,7 @@ def table_rows(trace: Trace, batch_size: int) -> tuple[list[Row], RowSums]:
     shared: dict[str, str] = {}
     twice: dict[str, int] = {}
     shapes: dict[Any, tuple[list[int], int]] = {}  # most rows repeat an earlier row's shape
-    for number, (qualname, facts, description) in enumerate(trace.rows, start=1):
+    for number, (qualname, facts, description, _) in enumerate(trace.rows, start=1):
         if type(description) is torch.Size:
             known = shapes.get(description)
             if known is None:
@@ -122,7 +127,7 @@ def table_rows(trace: Trace, batch_size: int) -> tuple[list[Row], RowSums]:
             deduplicated_bytes += info.nbytes
         rows.append(Row(name, qualname, shown, facts.naive_count, earlier))
     sums = RowSums(
-        naive_total, naive_trainable, output_numel, any([facts.naive for _, facts, _ in trace.rows]),
+        naive_total, naive_trainable, output_numel, any([row.facts.naive for row in trace.rows]),
         shared, twice, deduplicated, deduplicated_trainable, deduplicated_requires_grad,
         deduplicated_bytes, counted,
     )
@@ -148,18 +153,50 @@ def _totals(infos: Iterable[ParamInfo]) -> tuple[int, int, int]:
     )
 
 
+def ancestors(qualname: str) -> list[str]:
+    """The qualified names of a module and its ancestors, the model's ("") first."""
+    parts = qualname.split(".") if qualname else []
+    return [".".join(parts[:n]) for n in range(len(parts) + 1)]
+
+
+def _unused(trace: Trace) -> tuple[list[tuple[str, int]], list[tuple[str, int, int]]]:
+    """The modules with never used parameters, each parameter under its first owner only
+    (so the counts add up to the unused total), and the same grouped: the modules of a
+    subtree whose parameters were all never used under its root, with how many they are."""
+    params, used_ids = trace.params, trace.used_ids
+    unused: list[tuple[str, int]] = []
+    held: dict[str, int] = {}  # qualified name -> parameters under it, each once
+    idle: dict[str, int] = {}  # qualified name -> never used parameters under it
+    owned: set[int] = set()
+    for qualname, ids in trace.owners.items():
+        mine = [i for i in ids if i not in owned]
+        owned.update(ids)
+        count = sum([params[i].numel for i in mine if i not in used_ids])
+        if count:
+            unused.append((qualname, count))
+        total = sum([params[i].numel for i in mine])
+        for prefix in ancestors(qualname):
+            held[prefix] = held.get(prefix, 0) + total
+            idle[prefix] = idle.get(prefix, 0) + count
+    groups: dict[str, tuple[int, int]] = {}  # root -> (modules, parameters)
+    for qualname, count in unused:
+        root = next((p for p in ancestors(qualname) if idle[p] and idle[p] == held[p]), qualname)
+        modules, total = groups.get(root, (0, 0))
+        groups[root] = (modules + 1, total + count)
+    return unused, [(root, modules, count) for root, (modules, count) in groups.items()]
+
+
 def corrected_figures(trace: Trace, spec: CallSpec, sums: RowSums) -> CorrectedFigures:
     params, used_ids = trace.params, trace.used_ids
     unique = used = _totals(params.values())
-    unused = []
+    unused: list[tuple[str, int]] = []
+    subtrees: list[tuple[str, int, int]] = []
     if not used_ids.issuperset(params):  # (nearly always every parameter is used)
         used = _totals([info for i, info in params.items() if i in used_ids])
-        for module, ids in trace.owners.items():
-            if used_ids.issuperset(ids):  # nearly every module: all its parameters used
-                continue
-            count = sum([params[i].numel for i in ids if i not in used_ids])
-            if count:
-                unused.append((module, count))
+        unused, subtrees = _unused(trace)
+    inputs = input_bytes(spec)
+    activations = scaled_to_batch(sum([row.nbytes for row in trace.rows]), spec.batch_size)
+    saved = trace.saved_bytes
     return CorrectedFigures(
         unique_params=unique[0],
         unique_trainable_params=unique[1],
@@ -167,15 +204,19 @@ def corrected_figures(trace: Trace, spec: CallSpec, sums: RowSums) -> CorrectedF
         used_trainable_params=used[1],
         unique_params_bytes=unique[2],
         used_params_bytes=used[2],
-        input_bytes=input_bytes(spec),
+        input_bytes=inputs,
+        activation_bytes=activations,
+        saved_activation_bytes=None if saved is None else scaled_to_batch(saved, spec.batch_size),
+        estimated_total_bytes=unique[2] + activations + inputs,
         shared_rows=sums.shared_rows,
         counted_twice=sums.counted_twice,
         unused=unused,
+        unused_subtrees=subtrees,
         untraced=trace.untraced,
-        deduplicated_params=sums.deduplicated,
-        deduplicated_trainable_params=sums.deduplicated_trainable,
-        deduplicated_requires_grad_params=sums.deduplicated_requires_grad,
-        deduplicated_params_bytes=sums.deduplicated_bytes,
+        table_unique_params=sums.deduplicated,
+        table_unique_trainable_params=sums.deduplicated_trainable,
+        table_unique_requires_grad_params=sums.deduplicated_requires_grad,
+        table_unique_params_bytes=sums.deduplicated_bytes,
         uncounted=(
             []  # every parameter is a row's `weight` or `bias`: the common case
             if sums.counted.issuperset(params)

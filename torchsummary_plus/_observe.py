@@ -27,6 +27,7 @@ from typing import Any, Callable, NamedTuple
 import torch
 import torch.nn as nn
 
+from ._activations import output_nbytes
 from ._facts import KnownTensors, ModuleFacts, RowFacts
 from ._index import GLOBAL_HOOKS, ModelIndex
 from ._legacy import gets_rows, rows_per_call
@@ -54,6 +55,7 @@ class Call(NamedTuple):
     module: str  # qualified name ("" for the model; "fc (a copy)" for a copy made in the pass)
     facts: ModuleFacts
     output: Any  # the output's description (see `_shapes`)
+    nbytes: int  # the output's bytes (see `_activations.output_nbytes`)
 
 
 @functools.lru_cache(maxsize=None)
@@ -116,10 +118,11 @@ class Recorder:
         try:
             with torch._C.DisableTorchFunction() if watch.watching else _NOTHING:
                 description = describe(output)
+                nbytes = output_nbytes(output)
                 for _ in range(copies):
                     at = len(target)
                     target.append(None)  # this row's number comes before rows its reads may add
-                    target[at] = Call(name, self.facts.of(module), description)
+                    target[at] = Call(name, self.facts.of(module), description, nbytes)
         finally:
             watch.inside -= 1
 

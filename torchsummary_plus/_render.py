@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
-from ._figures import CorrectedFigures, LegacyFigures, Row
+from ._figures import CorrectedFigures, Row
+from ._footnotes import footnotes
+from ._legacy import LegacyFigures
 
 WIDTH = 64
 RULE = "-" * WIDTH
@@ -58,61 +60,52 @@ def legacy_table(rows: list[Row], legacy: LegacyFigures) -> Iterator[str]:
     yield RULE
 
 
-def _figure_line(label: str, *values: str) -> str:
-    """A label and up to two right-aligned values, 14 characters each, 64 in all."""
-    return label.ljust(WIDTH - 28) + "".join(v.rjust(14) for v in values)
+def _mb(nbytes: int | None) -> str:
+    return "n/a (no grad)" if nbytes is None else "%0.2f" % (nbytes / 1024**2)
 
 
-def _mb(nbytes: int) -> str:
-    return "%0.2f" % (nbytes / 1024**2)
+# The block's columns, named as everywhere else (see docs/output.md).
+COLUMNS = ("unique in model", "used in pass")
+TITLE = "Corrected by torchsummary_plus"
 
 
-def _module(qualname: str) -> str:
-    return qualname or "(model)"
-
-
-def footnotes(rows: list[Row], corrected: CorrectedFigures) -> Iterator[str]:
-    """One note per row that repeats an earlier row, one for what was never used."""
-    modules = {row.name: row.module for row in rows} if corrected.shared_rows else {}
-    number = 0
-    for name, earlier in corrected.shared_rows.items():
-        number += 1
-        twice = corrected.counted_twice[name]
-        yield (
-            f"[{number}] {name} repeats the parameters of {earlier} "
-            f"(module {_module(modules[name])}): {twice:,} counted twice above"
-        )
-    if corrected.unused:
-        number += 1
-        listed = ", ".join(f"{_module(m)} ({n:,})" for m, n in corrected.unused)
-        yield f"[{number}] Never used in this pass: {listed}"
-    if corrected.untraced:
-        number += 1
-        listed = ", ".join(f"{_module(m)} ({n:,})" for m, n in corrected.untraced)
-        yield f"[{number}] TorchScript, so no rows and counted as used: {listed}"
+def _figure_lines(c: CorrectedFigures) -> list[tuple[str, tuple[str, ...]]]:
+    """(label, values) of each line of the block."""
+    return [
+        ("Parameters", (f"{c.unique_params:,}", f"{c.used_params:,}")),
+        ("  trainable", (f"{c.unique_trainable_params:,}", f"{c.used_trainable_params:,}")),
+        ("  non-trainable", (
+            f"{c.unique_params - c.unique_trainable_params:,}",
+            f"{c.used_params - c.used_trainable_params:,}",
+        )),
+        ("  their size (MB, real dtypes)", (_mb(c.unique_params_bytes), _mb(c.used_params_bytes))),
+        ("Unused parameters", (f"{c.unique_params - c.used_params:,}",)),
+        ("Inputs (MB, real dtypes)", (_mb(c.input_bytes),)),
+        ("Row outputs as activations (MB, real dtypes)", (_mb(c.activation_bytes),)),
+        ("Saved for backward, activations (MB)", (_mb(c.saved_activation_bytes),)),
+        ("Estimate: params + activations + inputs (MB)", (_mb(c.estimated_total_bytes),)),
+    ]
 
 
 def corrected_block(rows: list[Row], corrected: CorrectedFigures) -> Iterator[str]:
-    """The figures torchsummary gets wrong, below its table, in its width and style.
+    """The figures torchsummary gets wrong, below its table, in its style: columns as wide as
+    their largest figure (never touching), the block at least the table's width.
 
     No line starts with the words that start a line of the table above (``Total params``,
     ``Params size``, ...), so scripts that grep the table still find only torchsummary's.
     """
-    c = corrected
-    unique_non = c.unique_params - c.unique_trainable_params
-    used_non = c.used_params - c.used_trainable_params
-    yield _figure_line("Corrected by torchsummary_plus", "counted once", "used in pass")
-    yield RULE
-    yield _figure_line("All parameters", f"{c.unique_params:,}", f"{c.used_params:,}")
-    yield _figure_line("  trainable", f"{c.unique_trainable_params:,}", f"{c.used_trainable_params:,}")
-    yield _figure_line("  non-trainable", f"{unique_non:,}", f"{used_non:,}")
-    yield _figure_line(
-        "  their size (MB, real dtypes)", _mb(c.unique_params_bytes), _mb(c.used_params_bytes)
-    )
-    yield _figure_line("Unused parameters", f"{c.unique_params - c.used_params:,}")
-    yield _figure_line("Inputs (MB, real dtypes)", _mb(c.input_bytes))
-    yield RULE
+    lines = _figure_lines(corrected)
+    label_width = max(len(TITLE), *(len(label) for label, _ in lines)) + 2
+    value_width = max(len(text) for _, values in lines for text in (*values, *COLUMNS)) + 2
+    width = max(WIDTH, label_width + 2 * value_width)
+    label_width = width - 2 * value_width  # wider than the labels where the table is wider
+    rule = "-" * width
+    yield TITLE.ljust(label_width) + "".join(name.rjust(value_width) for name in COLUMNS)
+    yield rule
+    for label, values in lines:
+        yield label.ljust(label_width) + "".join(v.rjust(value_width) for v in values)
+    yield rule
     notes = list(footnotes(rows, corrected))
     if notes:
         yield from notes
-        yield RULE
+        yield rule

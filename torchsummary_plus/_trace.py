@@ -28,6 +28,7 @@ from typing import Any, Callable, ContextManager
 import torch
 import torch.nn as nn
 
+from ._activations import SavedForBackward
 from ._arguments import CallSpec, make_inputs
 from ._errors import SummaryError
 from ._facts import KnownTensors, ParamInfo
@@ -48,6 +49,7 @@ class Trace:
     owners: dict[str, tuple[int, ...]]  # qualified name -> its own parameter ids, definition order
     used_ids: set[int]
     untraced: list[tuple[str, int]] = field(default_factory=list)  # TorchScript: (module, params)
+    saved_bytes: int | None = None  # what autograd saved for backward (None: not measured)
 
 
 class MetaStandIns:
@@ -154,6 +156,7 @@ class _Pass:
         self.known = KnownTensors(index.params, index.buffers)
         self.recorder = Recorder(index, model, spec.layout, self.known, self.watch)
         self.restore_errors: list[BaseException] = []
+        self.saved = SavedForBackward([])
 
     def enter(self, stack: ExitStack) -> Callable[[], Any]:
         index, spec, watch, waits = self.index, self.spec, self.watch, self.waits
@@ -168,6 +171,8 @@ class _Pass:
             stand_ins.swap_in()
             watch.canonical = self.known.canonical = stand_ins.canonical()
             self.mode.watched_ids = set(watch.canonical)
+        # held before the guard, whose registries a read would switch the watch on
+        self.saved.held = [*inputs, *self.model.parameters(), *self.model.buffers()]
         if waits:
             guard = RegistryGuard(index, watch)
             stack.callback(guard.put_back)
@@ -177,6 +182,7 @@ class _Pass:
         observation.install()
         stack.callback(watch.stop)
         stack.enter_context(_eager())
+        stack.enter_context(self.saved)  # what autograd saves, less what the pass holds
         watch.start(watch_now=not waits)
         return lambda: self.model(*inputs)
 
@@ -188,7 +194,7 @@ class _Pass:
             used.update(id(p) for p in module.parameters())
             untraced.append((index.names[module], sum(p.numel() for p in module.parameters())))
         owners = {index.names[m]: ids for m, ids in index.owners.items()}
-        return Trace(self.recorder.table(), index.params, owners, used, untraced)
+        return Trace(self.recorder.table(), index.params, owners, used, untraced, self.saved.nbytes)
 
 
 def _check_lazy(index: ModelIndex) -> None:

@@ -1,0 +1,137 @@
+"""What the pass's activations weigh: the bytes of each row's output, and what autograd saved.
+
+Both count tensors, never shapes multiplied together, each at its own dtype, and each
+storage once (a view, a chunk of a split, an expanded tensor: the memory they share).
+Both are measured on the pass's own batch; ``scaled_to_batch`` gives the table's.
+"""
+from __future__ import annotations
+
+import dataclasses
+import weakref
+from types import TracebackType
+from typing import Any, Iterable
+
+import torch
+from torch import Tensor
+
+PASS_BATCH = 2  # the pass runs a batch of 2, as torchsummary's does (see _arguments.make_inputs)
+
+
+def _storage_bytes(tensor: Tensor) -> tuple[Any, int]:
+    """(the tensor's storage, or None where it has none of its own, and its bytes).
+
+    Layouts without one storage (sparse, wrapper subclasses such as DTensor, whose own
+    storage is empty) count ``numel * element_size``; an empty tensor counts 0."""
+    with torch._C.DisableTorchFunction():  # no mode of the pass sees the summary's own reads
+        try:
+            storage = tensor.untyped_storage()
+            nbytes = storage.nbytes()
+        except (RuntimeError, NotImplementedError, TypeError):
+            storage, nbytes = None, 0
+        if nbytes:
+            return storage, nbytes
+        try:
+            return None, tensor.numel() * tensor.element_size()
+        except (RuntimeError, NotImplementedError, TypeError):  # no size to be had: none counted
+            return None, 0
+
+
+def output_nbytes(output: Any) -> int:
+    """Bytes of the tensors in a module's output: in nested lists, tuples, dicts and
+    dataclasses, each storage once. A walk with its own stack, so depth costs no recursion,
+    and each container once, so a list holding itself ends."""
+    if type(output) is Tensor:  # nearly every row
+        return _storage_bytes(output)[1]
+    total = 0
+    storages: set[int] = set()  # the storages' keys (all alive: the output holds them)
+    containers: set[int] = set()
+    stack = [output]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, Tensor):
+            storage, nbytes = _storage_bytes(item)
+            if storage is None or storage._cdata not in storages:
+                total += nbytes
+                if storage is not None:
+                    storages.add(storage._cdata)
+            continue
+        if id(item) in containers:
+            continue
+        if isinstance(item, (list, tuple)):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+        elif dataclasses.is_dataclass(item) and not isinstance(item, type):
+            stack.extend(getattr(item, f.name) for f in dataclasses.fields(item))
+        else:
+            continue
+        containers.add(id(item))
+    return total
+
+
+class SavedForBackward:
+    """A context manager measuring what autograd saves for backward while it is entered:
+    ``nbytes`` afterwards, each storage once.
+
+    Tensors that share a storage with ``held`` (the model's parameters and buffers, the
+    inputs: counted elsewhere) are not activations and are left out. Where autograd is off
+    on entry (``torch.no_grad()``, ``torch.inference_mode()``) nothing is saved and nothing
+    is measured: ``nbytes`` stays None, never a misleading 0. Enter it before any
+    TorchFunctionMode of the pass starts: it reads the held tensors' storages on entry.
+    """
+
+    def __init__(self, held: Iterable[Tensor]) -> None:
+        self.held = held
+        self.nbytes: int | None = None
+        self._held_keys: set[int] = set()
+        # key -> the storage, weakly: a key seen again is the same storage only while the
+        # first one is alive (a storage freed during the pass may leave its key to another)
+        self._seen: dict[int, weakref.ref[Any]] = {}
+        self._hooks: Any = None
+
+    def __enter__(self) -> SavedForBackward:
+        if not torch.is_grad_enabled():
+            return self
+        for tensor in self.held:
+            storage = _storage_bytes(tensor)[0]
+            if storage is not None:
+                self._held_keys.add(storage._cdata)
+        self.nbytes = 0
+        self._hooks = torch.autograd.graph.saved_tensors_hooks(self._pack, _unpack)
+        self._hooks.__enter__()
+        return self
+
+    def _pack(self, tensor: Tensor) -> Tensor:
+        storage, nbytes = _storage_bytes(tensor)
+        if storage is not None:
+            key = storage._cdata
+            known = self._seen.get(key)
+            if key in self._held_keys or (known is not None and known() is storage):
+                return tensor
+            self._seen[key] = weakref.ref(storage)
+        self.nbytes = (self.nbytes or 0) + nbytes
+        return tensor
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._hooks is not None:
+            self._hooks.__exit__(kind, error, tb)
+            self._hooks = None
+        self._seen.clear()
+
+
+def _unpack(tensor: Tensor) -> Tensor:
+    return tensor
+
+
+def scaled_to_batch(nbytes: int, batch_size: int) -> int:
+    """Bytes measured on the pass's batch of 2, for the table's batch (one sample where the
+    table shows -1). Linear in the batch, whichever dimension holds it: right for outputs
+    whose batch is not first (sequence-first RNNs and transformers, an LSTM's states), too
+    high or low only for outputs that do not depend on the batch (a positional table)."""
+    batch = batch_size if batch_size > 0 else 1
+    return nbytes * batch // PASS_BATCH
