@@ -52,9 +52,9 @@ def check_input_size(input_size: Any) -> tuple[tuple[int, ...], ...]:
     )
     if isinstance(input_size, (tuple, list)) and _is_shape(input_size):
         return (tuple(int(d) for d in input_size),)
-    if isinstance(input_size, (tuple, list)) and len(input_size) > 0:
-        if all(_is_shape(s) for s in input_size):
-            return tuple(tuple(int(d) for d in s) for s in input_size)
+    several = isinstance(input_size, (tuple, list)) and len(input_size) > 0
+    if several and all(_is_shape(s) for s in input_size):
+        return tuple(tuple(int(d) for d in s) for s in input_size)
     raise ValueError(f"input_size={input_size!r} is not valid: {expected}")
 
 
@@ -132,10 +132,10 @@ def _parse_device(device: Any) -> torch.device:
 
 
 def _model_device(model: nn.Module) -> torch.device | None:
-    for tensor in model.parameters():
-        return tensor.device
-    for tensor in model.buffers():
-        return tensor.device
+    for param in model.parameters():
+        return param.device
+    for buffer in model.buffers():
+        return buffer.device
     return None
 
 
@@ -209,10 +209,10 @@ def make_inputs(spec: CallSpec) -> list[torch.Tensor]:
     if spec.device.type == "meta":
         return [
             torch.empty(2, *shape, dtype=dtype, device="meta")
-            for shape, dtype in zip(spec.input_shapes, spec.dtypes)
+            for shape, dtype in zip(spec.input_shapes, spec.dtypes, strict=True)
         ]
     return [
         torch.rand(2, *shape).to(dtype).to(spec.device)
-        for shape, dtype in zip(spec.input_shapes, spec.dtypes)
+        for shape, dtype in zip(spec.input_shapes, spec.dtypes, strict=True)
     ]
 

@@ -22,8 +22,9 @@ import importlib.metadata
 import inspect
 import io
 import sys
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any
 
 import torch
 import torch.nn as nn
@@ -31,12 +32,12 @@ from tabulate import multiline_formats, tabulate, tabulate_formats
 
 from ._arguments import CallSpec, check_call
 from ._footnotes import wrapped
-from ._legacy import MB, LegacyFigures
-from ._render import legacy_table
 from ._index import index_model
-from ._snapshot import ModelSnapshot
-from ._result import SummaryResult
+from ._legacy import MB, LegacyFigures
 from ._pipeline import Device, InputSize, summarize
+from ._render import legacy_table
+from ._result import SummaryResult
+from ._snapshot import ModelSnapshot
 
 HEADERS = (
     "Figure",

@@ -7,8 +7,9 @@ which rows repeat earlier rows, what was never used.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable, NamedTuple
+from typing import Any, NamedTuple
 
 import torch
 
@@ -139,7 +140,7 @@ def input_bytes(spec: CallSpec) -> int:
     batch = spec.batch_size if spec.batch_size > 0 else 1
     return sum(
         math.prod(shape) * batch * torch.empty((), dtype=dtype).element_size()
-        for shape, dtype in zip(spec.input_shapes, spec.dtypes)
+        for shape, dtype in zip(spec.input_shapes, spec.dtypes, strict=True)
     )
 
 

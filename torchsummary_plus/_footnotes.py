@@ -10,8 +10,8 @@ points at the result's attributes, which keep every row and module.
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Iterator
 
 from ._figures import CorrectedFigures, Row, ancestors
 
@@ -140,7 +140,7 @@ def _listing_note(number: int, title: str, items: list[str], where: str, end: st
         lines = wrapped(text)
         if len(lines) <= _NOTE_LINES:
             return lines
-    return lines[:_NOTE_LINES - 1] + [lines[_NOTE_LINES - 1][:WIDTH - 3] + "..."]
+    return [*lines[:_NOTE_LINES - 1], lines[_NOTE_LINES - 1][:WIDTH - 3] + "..."]
 
 
 def _endings(corrected: CorrectedFigures) -> list[tuple[str, list[str], str, str]]:

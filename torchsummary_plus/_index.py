@@ -6,8 +6,9 @@ their order. The walk only reads: it runs before anything of the model is change
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 import torch
 import torch.nn as nn
@@ -43,6 +44,9 @@ class ModelIndex:
     has_data_parallel: bool = False  # its replicas would copy instance attributes
 
 
+_MODULE_HOOKS = ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks", "_backward_pre_hooks")
+
+
 def _torch_own(value: Any) -> bool:
     """Whether a callable comes from torch itself (``F.relu``, ``torch.tanh``)."""
     return (getattr(value, "__module__", None) or "").split(".")[0] == "torch"
@@ -52,9 +56,7 @@ def holds_user_code(module: nn.Module) -> bool:
     """Whether anything the module runs may be code of the user's: a `forward` set on the
     instance, a hook on it, or a callable it holds that is not torch's own (an activation)."""
     instance = module.__dict__
-    if "forward" in instance or any(
-        [instance[hooks] for hooks in ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks", "_backward_pre_hooks")]
-    ):
+    if "forward" in instance or any([instance[hooks] for hooks in _MODULE_HOOKS]):
         return True
     if not any(map(callable, instance.values())):  # nearly every module: no callable at all
         return False
@@ -128,7 +130,7 @@ def index_model(model: nn.Module) -> ModelIndex:
     finally:
         # `walk` refers to itself: a reference cycle that would keep the whole index alive
         # until the collector finds it
-        del walk, trusted_alone
+        del walk
     return index
 
 
@@ -156,14 +158,15 @@ def _index_tensors(index: ModelIndex, module: nn.Module, name: str) -> None:
     for param_name, p in module._parameters.items():
         if p is None:
             continue
-        if type(p) is not nn.Parameter and is_lazy(p):
-            index.lazy.append(prefix + param_name)
+        if is_lazy(p):  # (torch types a registry's values as Parameter, lazy ones are not)
+            index.lazy.append(prefix + param_name)  # type: ignore[unreachable]
             continue
         key = id(p)
         own.append(key)
         if key not in index.params:
             numel = p.numel()
-            index.params[key] = ParamInfo(prefix + param_name, numel, numel * p.element_size(), p.requires_grad)
+            info = ParamInfo(prefix + param_name, numel, numel * p.element_size(), p.requires_grad)
+            index.params[key] = info
             index.tensors[key] = p
     if own:
         index.owners[module] = tuple(dict.fromkeys(own))

@@ -8,8 +8,9 @@ rounding.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 import torch.nn as nn
@@ -79,7 +80,7 @@ def wrap_int64(value: int) -> int:
 
 def _nested(description: Any) -> Any:
     if type(description) is torch.Size:
-        return [-1] + list(description)[1:]
+        return [-1, *list(description)[1:]]
     if isinstance(description, list):
         return [_nested(item) for item in description]
     if isinstance(description, dict):

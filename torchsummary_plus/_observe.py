@@ -22,7 +22,7 @@ import contextlib
 import functools
 import os
 from types import FrameType
-from typing import Any, Callable, NamedTuple
+from typing import Any, NamedTuple
 
 import torch
 import torch.nn as nn
@@ -58,7 +58,7 @@ class Call(NamedTuple):
     nbytes: int  # the output's bytes (see `_activations.output_nbytes`)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def fast_path_available() -> bool:
     """Whether torch works the way the fast path relies on: ``module(...)`` reaches an
     instance ``_call_impl``, torch's ``_call_impl`` reads exactly the hook dictionaries
@@ -83,7 +83,9 @@ def use_fast_path() -> bool:
 class Recorder:
     """Writes the table's rows: torchsummary's rows per call, its weight/bias reads."""
 
-    def __init__(self, index: ModelIndex, model: nn.Module, layout: str, known: KnownTensors, watch: Watch) -> None:
+    def __init__(
+        self, index: ModelIndex, model: nn.Module, layout: str, known: KnownTensors, watch: Watch
+    ) -> None:
         self.rows: list[Call | None] = []
         self.model_rows: list[Call | None] = []  # PyPI's model row: shown when no other row
         self.facts = RowFacts(known)
@@ -137,7 +139,7 @@ class Observer:
     ``__deepcopy__``: the copy gets an observer of its own, as a copy of a hooked module gets
     copies of torchsummary's hooks. It keeps nothing of the summary afterwards."""
 
-    __slots__ = ("module", "own_call", "pauses", "observation")
+    __slots__ = ("module", "observation", "own_call", "pauses")
 
     def __init__(self, module: nn.Module, own_call: Any, pauses: bool, observation: Observation) -> None:
         self.module = module
@@ -174,7 +176,7 @@ class Observer:
             or any(GLOBAL_HOOKS)
             or _tracing_state() is not None
         ):
-            return _TORCH_CALL(module, *args, **kwargs)
+            return _TORCH_CALL(module, *args, **kwargs)  # type: ignore[no-untyped-call]
         return module.forward(*args, **kwargs)
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Any:
@@ -194,6 +196,8 @@ def module_call(frame: FrameType) -> tuple[nn.Module, tuple[Any, ...]] | None:
         return None
     caller = frame.f_locals.get("self")
     module = caller.module if isinstance(caller, Observer) else caller
+    if not isinstance(module, nn.Module):
+        return None
     return module, frame.f_locals.get("args", ())
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
-from typing import Iterator, Sequence, Union
+from collections.abc import Iterator, Sequence
 
 import torch
 import torch.nn as nn
@@ -15,8 +15,8 @@ from ._render import corrected_block, legacy_table
 from ._result import SummaryResult
 from ._trace import run_trace
 
-InputSize = Union[Sequence[int], Sequence[Sequence[int]]]
-Device = Union[str, torch.device]
+InputSize = Sequence[int] | Sequence[Sequence[int]]
+Device = str | torch.device
 
 
 @contextlib.contextmanager

@@ -5,7 +5,8 @@ as it is made rather than built as one string first.
 """
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from ._figures import CorrectedFigures, Row
 from ._footnotes import footnotes

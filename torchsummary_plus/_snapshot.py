@@ -19,9 +19,10 @@ records, before the pass and without changing anything:
 from __future__ import annotations
 
 import operator
-from itertools import chain, compress
 import warnings
-from typing import Any, Callable, NamedTuple
+from collections.abc import Callable
+from itertools import chain, compress
+from typing import Any
 
 import torch
 import torch.nn as nn
@@ -61,9 +62,9 @@ def _same(container: Any, contents: Any) -> bool:
     if isinstance(container, dict):
         items = list(container.items())
         return len(items) == len(contents) and all(
-            [k1 == k2 and v1 is v2 for (k1, v1), (k2, v2) in zip(items, contents)]
+            [k1 == k2 and v1 is v2 for (k1, v1), (k2, v2) in zip(items, contents, strict=True)]
         )
-    return container == contents  # sets of strings (buffer names)
+    return bool(container == contents)  # sets of strings (buffer names)
 
 
 def _put(container: Any, contents: Any) -> None:
@@ -88,7 +89,8 @@ class _TreeState:
         self.containers = _containers(modules)
         self.lengths = list(map(len, self.containers))
         held = list(compress(self.containers, self.lengths))
-        self.contents = dict(zip(map(id, held), map(_contents, held)))  # id -> contents, if any
+        # id -> contents, of those that held anything
+        self.contents = dict(zip(map(id, held), map(_contents, held), strict=True))
         self.held = held
         self.held_keys = list(chain.from_iterable(held))  # (dict keys and set members)
         self.held_values = list(chain.from_iterable([c.values() for c in held if isinstance(c, dict)]))
@@ -113,7 +115,7 @@ class _TreeState:
         if self.unchanged():
             return
         errors = []
-        for module, cls, attributes in zip(self.modules, self.classes, self.attributes):
+        for module, cls, attributes in zip(self.modules, self.classes, self.attributes, strict=True):
             try:
                 self._put_back_module(module, cls, attributes)
             except BaseException as error:
@@ -125,7 +127,8 @@ class _TreeState:
         if type(module) is not cls:
             object.__setattr__(module, "__class__", cls)
         current = module.__dict__
-        if current.keys() != attributes.keys() or not all(map(operator.is_, current.values(), attributes.values())):
+        same = current.keys() == attributes.keys()
+        if not same or not all(map(operator.is_, current.values(), attributes.values())):
             current.clear()
             current.update(attributes)
         if traits(cls).script:
@@ -148,6 +151,7 @@ def _containers(modules: list[nn.Module]) -> list[Any]:
         return [d[name] for d in plain for name in MODULE_CONTAINERS if name in d]
 
 
+_NAMED = 5  # parameters a warning names before "and N more"
 _shape = operator.attrgetter("shape")
 _dtype = operator.attrgetter("dtype")
 _version = operator.attrgetter("_version")
@@ -171,7 +175,7 @@ class _TensorGeometry:
         now = _layout(self.tensors)
         if now == self.layout:
             return []
-        return [i for i, (a, b) in enumerate(zip(now, self.layout)) if a != b]
+        return [i for i, (a, b) in enumerate(zip(now, self.layout, strict=True)) if a != b]
 
     def restore(self) -> None:
         with torch.no_grad():
@@ -200,7 +204,8 @@ def _or_none(method: Callable[[torch.Tensor], Any], tensor: torch.Tensor) -> Any
 
 
 def _where(tensor: torch.Tensor) -> tuple[Any, ...]:
-    return (_cdata(tensor.untyped_storage()), tensor.storage_offset(), tensor.shape, tensor.stride(), tensor.dtype)
+    storage = _cdata(tensor.untyped_storage())
+    return (storage, tensor.storage_offset(), tensor.shape, tensor.stride(), tensor.dtype)
 
 
 def _layout(tensors: list[torch.Tensor]) -> list[Any]:
@@ -211,7 +216,7 @@ def _layout(tensors: list[torch.Tensor]) -> list[Any]:
             map(torch.Tensor.storage_offset, tensors),
             map(_shape, tensors),
             map(torch.Tensor.stride, tensors),
-            map(_dtype, tensors),
+            map(_dtype, tensors), strict=True,
         ))
     except (RuntimeError, NotImplementedError, TypeError):
         return [_or_none(_where, t) for t in tensors]
@@ -231,19 +236,22 @@ class ModelSnapshot:
         self.requires_grad = list(map(_requires_grad, self.params))
         self.grads = list(map(_grad, self.params))
         # embeddings renormalise their weight in place, inside torch's own code
-        self.renormed = [(p, p.detach().clone()) for m in index.renorming for p in m.parameters(recurse=False)]
+        self.renormed = [
+            (p, p.detach().clone()) for m in index.renorming for p in m.parameters(recurse=False)
+        ]
         self.global_hooks = [
             (getattr(_torch_module, name), _contents(getattr(_torch_module, name)))
             for name in GLOBAL_CONTAINERS
             if hasattr(_torch_module, name)
         ]
         self.cpu_rng = torch.get_rng_state()
-        self.cuda_rng = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None
+        cuda_used = torch.cuda.is_initialized()  # type: ignore[no-untyped-call]
+        self.cuda_rng = torch.cuda.get_rng_state_all() if cuda_used else None
 
     def set_grads_aside(self) -> None:
         """Gradients off the parameters for the pass: a forward that calls backward must
         not add into them (``restore`` puts them back, also after an interrupt here)."""
-        for param, grad in zip(self.params, self.grads):
+        for param, grad in zip(self.params, self.grads, strict=True):
             if grad is not None:
                 param.grad = None
 
@@ -267,8 +275,8 @@ class ModelSnapshot:
         if changed:
             warnings.warn(
                 "the model's forward pass changed parameter(s) in place where torchsummary_plus "
-                f"could not see it, so they keep the new values: {', '.join(changed[:5])}"
-                + (f" and {len(changed) - 5} more" if len(changed) > 5 else ""),
+                f"could not see it, so they keep the new values: {', '.join(changed[:_NAMED])}"
+                + (f" and {len(changed) - _NAMED} more" if len(changed) > _NAMED else ""),
                 stacklevel=4,
             )
         return errors
@@ -283,9 +291,10 @@ class ModelSnapshot:
         if versions == geometry.versions:
             return []
         moved = set(geometry.moved())
+        pairs = zip(geometry.tensors, versions, geometry.versions, strict=True)
         changed = [
             tensor
-            for i, (tensor, now, before) in enumerate(zip(geometry.tensors, versions, geometry.versions))
+            for i, (tensor, now, before) in enumerate(pairs)
             if now != before and id(tensor) not in kept and i not in moved
         ]
         if not changed:
@@ -305,7 +314,7 @@ class ModelSnapshot:
             map(operator.is_, map(_grad, self.params), self.grads)
         ):
             return
-        for param, requires_grad, grad in zip(self.params, self.requires_grad, self.grads):
+        for param, requires_grad, grad in zip(self.params, self.requires_grad, self.grads, strict=True):
             if param.requires_grad is not requires_grad:
                 param.requires_grad_(requires_grad)
             if param.grad is not grad:

@@ -20,10 +20,11 @@ from __future__ import annotations
 import contextlib
 import sys
 import threading
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, Callable, ContextManager
+from typing import Any
 
 import torch
 import torch.nn as nn
@@ -87,7 +88,7 @@ class MetaStandIns:
         return {id(made): key for key, made in self.stand_ins.items() if key in self.index.params}
 
 
-def _eager() -> ContextManager[Any]:
+def _eager() -> contextlib.AbstractContextManager[Any]:
     """Compiled code runs eagerly during the pass: dynamo would trace the summary's own
     observers, and the rows are the eager modules' anyway. Nothing is compiled where dynamo
     was never imported (importing it takes seconds)."""
@@ -128,7 +129,10 @@ def _forward_error(error: Exception, names: dict[nn.Module, str], rows: int) -> 
     else:
         name = traits(type(module)).row_name
         qualname = names[module] or "the model itself"
-        where = f"in module {qualname} ({name}, would be row {name}-{rows + 1}) called with inputs [{_shapes_of(args)}]"
+        where = (
+            f"in module {qualname} ({name}, would be row {name}-{rows + 1}) "
+            f"called with inputs [{_shapes_of(args)}]"
+        )
     return SummaryError(f"the model's forward pass failed {where}: {_message(error)}")
 
 

@@ -45,7 +45,7 @@ def traits(cls: type) -> ClassTraits:
 
 def _class_traits(cls: type) -> ClassTraits:
     script = issubclass(cls, torch.jit.ScriptModule)
-    scripted = issubclass(cls, torch.jit.RecursiveScriptModule)
+    scripted = issubclass(cls, torch.jit._script.RecursiveScriptModule)
     replicating = issubclass(cls, _REPLICATING)
     return ClassTraits(
         torch_nn=cls.__module__.startswith("torch.nn.modules.") and not issubclass(cls, _PARTIAL_USERS),

@@ -21,8 +21,9 @@ import functools
 import sys
 import threading
 import weakref
+from collections.abc import Callable, Iterable
 from itertools import chain, repeat
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import torch
 import torch.nn as nn
@@ -69,7 +70,7 @@ def storage_key(tensor: torch.Tensor) -> int | None:
     return key or None
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _writes(func: Any) -> bool:
     """Whether an operation writes into its first argument (or ``out``, checked apart)."""
     name = getattr(func, "__name__", "")
@@ -130,7 +131,9 @@ class ParameterWatch(TorchFunctionMode):
             if id(param) not in self.originals:
                 self.originals[id(param)] = (param, param.detach().clone())
 
-    def __torch_function__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
+    def __torch_function__(
+        self, func: Any, types: Any, args: tuple[Any, ...] = (), kwargs: dict[str, Any] | None = None
+    ) -> Any:
         if kwargs is None:
             kwargs = {}
         if func not in _INSPECTIONS:
@@ -159,8 +162,16 @@ class Watch:
     """
 
     __slots__ = (
-        "mode", "owners", "canonical", "inside", "base", "top", "watching", "verifying",
-        "thread", "ran",
+        "base",
+        "canonical",
+        "inside",
+        "mode",
+        "owners",
+        "ran",
+        "thread",
+        "top",
+        "verifying",
+        "watching",
     )
 
     def __init__(self, mode: ParameterWatch, owners: dict[nn.Module, tuple[int, ...]]) -> None:
@@ -323,7 +334,7 @@ class GuardedParameters(dict):  # type: ignore[type-arg]
         return (dict, (self.copy(),))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _baseline() -> tuple[int, int, int]:
     """References to a parameter held by one registry, to a registry held by its module
     alone, and to a storage held by one tensor, as the checks below see them (measured, so
@@ -331,6 +342,7 @@ def _baseline() -> tuple[int, int, int]:
     probe = nn.Module()
     probe.register_parameter("p", nn.Parameter(torch.empty(1)))
     for param in probe._parameters.values():
+        assert param is not None
         param_refs = sys.getrefcount(param) - 1
         storage_refs = _storage_uses(param.untyped_storage()._cdata)
     del param
