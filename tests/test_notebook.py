@@ -1,13 +1,13 @@
 """In a notebook, a cell ending with ``summary(...)`` shows the table once and no Out[] value,
 as torchsummary 1.5.1 does (it returns None); an HTML compare table is shown as HTML.
-A real kernel runs the cells (nbclient + ipykernel, see requirements-notebook.txt)."""
+A real kernel runs the cells (nbclient + ipykernel, installed by requirements-test.txt)."""
 from __future__ import annotations
 
 import pytest
 
-nbformat = pytest.importorskip("nbformat", reason="needs requirements-notebook.txt")
-nbclient = pytest.importorskip("nbclient", reason="needs requirements-notebook.txt")
-pytest.importorskip("ipykernel", reason="needs requirements-notebook.txt")
+nbformat = pytest.importorskip("nbformat", reason="needs requirements-test.txt (nbclient, nbformat, ipykernel)")
+nbclient = pytest.importorskip("nbclient", reason="needs requirements-test.txt (nbclient, nbformat, ipykernel)")
+pytest.importorskip("ipykernel", reason="needs requirements-test.txt (nbclient, nbformat, ipykernel)")
 
 SETUP = """\
 import torch.nn as nn
