@@ -147,6 +147,8 @@ TINY_JSON = {
     "shared_rows": {},
     "unused_modules": [],
     "untraced_modules": [],
+    "rank_held_params": None,  # nothing is sharded
+    "rank_held_params_bytes": None,
     "rows": [
         {"name": "Linear-1", "module": "fc", "output_shape": "[-1, 2]", "params": 8, "shared_with": None}
     ],

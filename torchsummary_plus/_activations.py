@@ -102,6 +102,13 @@ class SavedForBackward:
         self._hooks.__enter__()
         return self
 
+    def hold(self, tensor: Tensor) -> None:
+        """One more tensor that is no activation, made during the pass (a sharded model's
+        unsharded parameter): what autograd saves of its storage is left out too."""
+        storage = _storage_bytes(tensor)[0]
+        if storage is not None:
+            self._held_keys.add(storage._cdata)
+
     def _pack(self, tensor: Tensor) -> Tensor:
         storage, nbytes = _storage_bytes(tensor)
         if storage is not None:

@@ -18,6 +18,7 @@ from ._arguments import CallSpec
 from ._facts import ParamInfo
 from ._legacy import LegacyFigures, shown_and_counted
 from ._legacy import legacy_figures as legacy_arithmetic
+from ._sharded_pass import RankShare
 from ._trace import Trace
 
 
@@ -56,6 +57,7 @@ class CorrectedFigures:
     table_unique_requires_grad_params: int  # by each tensor's own flag
     table_unique_params_bytes: int
     uncounted: list[tuple[str, int]]  # (parameter, size) that no row of the table counts
+    rank_share: RankShare | None = None  # what this rank holds of a sharded model
 
 
 @dataclass(frozen=True)
@@ -223,4 +225,5 @@ def corrected_figures(trace: Trace, spec: CallSpec, sums: RowSums) -> CorrectedF
             if sums.counted.issuperset(params)
             else [(p.name, p.numel) for i, p in params.items() if i not in sums.counted]
         ),
+        rank_share=trace.rank_share,
     )

@@ -16,6 +16,7 @@ from torch.nn.modules import module as _torch_module
 from torch.nn.parameter import is_lazy
 
 from ._facts import ParamInfo
+from ._sharded import parameter_numel
 from ._traits import traits
 
 # The global hooks every module's call runs: custom code inside any module.
@@ -164,7 +165,7 @@ def _index_tensors(index: ModelIndex, module: nn.Module, name: str) -> None:
         key = id(p)
         own.append(key)
         if key not in index.params:
-            numel = p.numel()
+            numel = parameter_numel(p)
             info = ParamInfo(prefix + param_name, numel, numel * p.element_size(), p.requires_grad)
             index.params[key] = info
             index.tensors[key] = p

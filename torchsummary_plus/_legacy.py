@@ -16,6 +16,8 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 
+from ._sharded import parameter_numel
+
 LAYOUTS = ("pypi", "master")
 MB = 1024**2.0
 # torchsummary registers no hook on these (its test is isinstance).
@@ -66,10 +68,10 @@ def param_count(weight: Tensor | None, bias: Tensor | None) -> tuple[int, bool |
     count = 0
     trainable = None
     if weight is not None:
-        count += weight.numel()
+        count += parameter_numel(weight)
         trainable = weight.requires_grad
     if bias is not None:
-        count += bias.numel()
+        count += parameter_numel(bias)
     return count, trainable
 
 

@@ -11,6 +11,7 @@ from typing import Any
 from ._figures import CorrectedFigures, Row
 from ._footnotes import footnotes
 from ._legacy import LegacyFigures
+from ._sharded_pass import RankShare
 
 WIDTH = 64
 RULE = "-" * WIDTH
@@ -88,6 +89,12 @@ def _figure_lines(c: CorrectedFigures) -> list[tuple[str, tuple[str, ...]]]:
     ]
 
 
+def _rank_line(share: RankShare) -> str:
+    """What this rank holds of a sharded model (the figures above are the whole model's)."""
+    which = f"rank {share.rank} of {share.ranks}" if share.rank is not None else f"of {share.ranks} ranks"
+    return f"This rank holds ({which}): {share.params:,} parameters, {_mb(share.nbytes)} MB"
+
+
 def corrected_block(rows: list[Row], corrected: CorrectedFigures) -> Iterator[str]:
     """The figures torchsummary gets wrong, below its table, in its style: columns as wide as
     their largest figure (never touching), the block at least the table's width.
@@ -105,6 +112,8 @@ def corrected_block(rows: list[Row], corrected: CorrectedFigures) -> Iterator[st
     yield rule
     for label, values in lines:
         yield label.ljust(label_width) + "".join(v.rjust(value_width) for v in values)
+    if corrected.rank_share is not None:
+        yield _rank_line(corrected.rank_share)
     yield rule
     notes = list(footnotes(rows, corrected))
     if notes:

@@ -51,6 +51,9 @@ class SummaryResult(tuple[torch.Tensor, torch.Tensor]):
     shared_rows: dict[str, str]  # row -> the earlier row whose parameters it repeats
     unused_modules: list[str]  # modules with never used parameters (each parameter once)
     untraced_modules: list[str]  # TorchScript modules: no rows, counted as used
+    # a sharded model (FSDP2, DeepSpeed ZeRO-3): this rank's share; None where nothing is sharded
+    rank_held_params: int | None
+    rank_held_params_bytes: int | None
     rows: list[Row]  # the table's rows
 
     def __new__(
@@ -88,6 +91,9 @@ class SummaryResult(tuple[torch.Tensor, torch.Tensor]):
         self.shared_rows = dict(c.shared_rows)
         self.unused_modules = [module for module, _ in c.unused]
         self.untraced_modules = [module for module, _ in c.untraced]
+        share = c.rank_share
+        self.rank_held_params = None if share is None else share.params
+        self.rank_held_params_bytes = None if share is None else share.nbytes
         self.rows = rows
         return self
 

@@ -7,6 +7,8 @@ and undone in the reverse order, each registering its undo before it changes any
 1. the snapshot (``_snapshot``): what the pass may change; gradients set aside;
 2. meta stand-ins, for a meta run of a model with real tensors: every registry entry is
    swapped for a meta tensor of the same shape (one per distinct tensor, so ties hold);
+   then, for a model with FSDP2 modules, their unsharded parameters mapped to the sharded
+   ones as they appear, and the model resharded afterwards (``_sharded``);
 3. the registry guard (``_watch``), where the watch can wait for a parameter read;
 4. the observation (``_observe``): rows, and the watch's pause;
 5. the watch on the function-mode stack (now, or at the first parameter read).
@@ -36,6 +38,7 @@ from ._facts import KnownTensors, ParamInfo
 from ._index import ModelIndex, index_model
 from ._interrupts import interrupts_held
 from ._observe import Call, Observation, Recorder, module_call, use_fast_path
+from ._sharded_pass import RankShare, ShardedPass, rank_share
 from ._snapshot import ModelSnapshot
 from ._traits import traits
 from ._watch import ParameterWatch, RegistryGuard, Watch, can_wait, storages_aliased
@@ -51,6 +54,7 @@ class Trace:
     used_ids: set[int]
     untraced: list[tuple[str, int]] = field(default_factory=list)  # TorchScript: (module, params)
     saved_bytes: int | None = None  # what autograd saved for backward (None: not measured)
+    rank_share: RankShare | None = None  # what this rank holds of a sharded model
 
 
 class MetaStandIns:
@@ -175,6 +179,11 @@ class _Pass:
             stand_ins.swap_in()
             watch.canonical = self.known.canonical = stand_ins.canonical()
             self.mode.watched_ids = set(watch.canonical)
+        else:
+            watch.canonical = self.known.canonical  # one map, which a sharded model fills
+        sharded = ShardedPass(index, watch.canonical, self.mode.watched_ids, self.saved.hold)
+        stack.callback(sharded.undo)
+        sharded.install()
         # held before the guard, whose registries a read would switch the watch on
         self.saved.held = [*inputs, *self.model.parameters(), *self.model.buffers()]
         if waits:
@@ -198,7 +207,9 @@ class _Pass:
             used.update(id(p) for p in module.parameters())
             untraced.append((index.names[module], sum(p.numel() for p in module.parameters())))
         owners = {index.names[m]: ids for m, ids in index.owners.items()}
-        return Trace(self.recorder.table(), index.params, owners, used, untraced, self.saved.nbytes)
+        return Trace(
+            self.recorder.table(), index.params, owners, used, untraced, self.saved.nbytes, rank_share(index)
+        )
 
 
 def _check_lazy(index: ModelIndex) -> None:

@@ -7,6 +7,7 @@ import torch
 import torch.nn as nn
 
 from ._legacy import NOT_HOOKED, row_name
+from ._sharded import unwrapped_class
 
 # Classes from torch.nn whose forward may leave some of their own parameters out.
 _PARTIAL_USERS = (nn.AdaptiveLogSoftmaxWithLoss,)
@@ -55,7 +56,7 @@ def _class_traits(cls: type) -> ClassTraits:
         not_hooked=issubclass(cls, NOT_HOOKED),
         holder=issubclass(cls, _HOLDERS),
         renorms=issubclass(cls, (nn.Embedding, nn.EmbeddingBag)),
-        row_name=row_name(cls),
+        row_name=row_name(unwrapped_class(cls)),  # FSDP2's made-up classes: the wrapped one's
         reads_registries=not (hasattr(cls, "weight") or hasattr(cls, "bias") or script),
         special=script or scripted or replicating,
     )

@@ -1,0 +1,141 @@
+"""The pass over a model with FSDP2 modules, and what this rank holds of a sharded model
+(see ``_sharded`` for why).
+
+FSDP2's forward pre-hook puts each module's unsharded parameters in the registries, in
+place of the sharded DTensors; its post-hook puts the sharded ones back, but not the root's,
+which stay unsharded for backward. ``ShardedPass`` maps each unsharded parameter to its
+sharded one as it appears and reshards afterwards what was sharded before.
+"""
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import torch
+import torch.nn as nn
+
+from ._index import ModelIndex
+from ._sharded import dtensor_class, fsdp_module_class
+
+
+class RankShare(NamedTuple):
+    """What this rank holds of the model's parameters (each distinct one once)."""
+
+    rank: int | None  # None where no process group is initialised
+    ranks: int
+    params: int
+    nbytes: int
+
+
+def rank_share(index: ModelIndex) -> RankShare | None:
+    """This rank's share, where any parameter is sharded (None otherwise). A DTensor holds
+    its local shard here; a ZeRO-3 parameter its ``ds_tensor`` partition, where it has one."""
+    dtensor = dtensor_class()
+    ranks = 0
+    params = nbytes = 0
+    for key in index.params:
+        tensor = index.tensors[key]
+        local = tensor
+        if dtensor is not None and isinstance(tensor, dtensor):
+            local = tensor.to_local()  # type: ignore[attr-defined]
+            ranks = max(ranks, tensor.device_mesh.size())  # type: ignore[attr-defined]
+        elif isinstance(getattr(tensor, "ds_numel", None), int):
+            local = getattr(tensor, "ds_tensor", tensor)
+            ranks = max(ranks, _world_size())
+        params += local.numel()
+        nbytes += local.numel() * local.element_size()
+    if not ranks:
+        return None
+    return RankShare(_rank(), ranks, params, nbytes)
+
+
+def _initialised() -> Any:
+    distributed = sys.modules.get("torch.distributed")
+    if distributed is None or not distributed.is_available() or not distributed.is_initialized():
+        return None
+    return distributed
+
+
+def _world_size() -> int:
+    distributed = _initialised()
+    return 1 if distributed is None else int(distributed.get_world_size())
+
+
+def _rank() -> int | None:
+    distributed = _initialised()
+    return None if distributed is None else int(distributed.get_rank())
+
+
+# (module, registry name, the id of the sharded parameter it holds before the pass)
+_Slot = tuple[nn.Module, str, int]
+
+
+class ShardedPass:
+    """One pass over a model with FSDP2 modules (a step of ``_trace``'s stack).
+
+    ``canonical`` (shared with the watch and the row facts) gets unsharded parameter ids ->
+    their sharded parameters' ids, ``watched`` (the watch's ids) the unsharded ids, and
+    ``hold`` is told each unsharded parameter (not an activation when autograd saves it)."""
+
+    def __init__(
+        self,
+        index: ModelIndex,
+        canonical: dict[int, int],
+        watched: set[int],
+        hold: Callable[[torch.Tensor], None],
+    ) -> None:
+        self.canonical, self.watched, self.hold = canonical, watched, hold
+        self.slots: dict[nn.Module, list[_Slot]] = {}  # FSDP module -> its parameters' slots
+        self.handles: list[Any] = []
+        fsdp = fsdp_module_class()
+        if fsdp is None:
+            return
+        for module in index.names:
+            if isinstance(module, fsdp):
+                self.slots[module] = _slots(module, fsdp, index)
+
+    def install(self) -> None:
+        for module, slots in self.slots.items():
+            if slots:
+                self.handles.append(module.register_forward_pre_hook(self._mapper(slots)))
+
+    def _mapper(self, slots: list[_Slot]) -> Callable[..., None]:
+        def map_unsharded(module: nn.Module, args: Any) -> None:
+            """Runs after FSDP's own pre-hook (it comes first): the registries now hold
+            the unsharded parameters."""
+            for owner, name, sharded in slots:
+                held = dict.get(owner.__dict__["_parameters"], name)
+                if held is not None and id(held) != sharded and id(held) not in self.canonical:
+                    self.canonical[id(held)] = sharded
+                    self.watched.add(id(held))
+                    self.hold(held)
+
+        return map_unsharded
+
+    def undo(self) -> None:
+        """Hooks off; every FSDP module that held its sharded parameters before holds
+        them again (``reshard`` frees the unsharded ones, as the end of backward would)."""
+        for handle in self.handles:
+            handle.remove()
+        for module, slots in self.slots.items():
+            if slots and any(
+                id(dict.get(owner.__dict__["_parameters"], name)) != sharded
+                for owner, name, sharded in slots
+            ):
+                module.reshard()  # type: ignore[operator]
+
+
+def _slots(top: nn.Module, fsdp: type, index: ModelIndex) -> list[_Slot]:
+    """The registry slots of the DTensor parameters ``top`` manages: those of its own
+    subtree, less those below FSDP modules inside it (they manage their own)."""
+    dtensor = dtensor_class() or type(None)
+    found: list[_Slot] = []
+    stack = [top]
+    while stack:
+        module = stack.pop()
+        for name, param in module._parameters.items():
+            if isinstance(param, dtensor) and id(param) in index.params:
+                found.append((module, name, id(param)))
+        stack.extend([m for m in module._modules.values() if not isinstance(m, (fsdp, type(None)))])
+    return found
