@@ -91,7 +91,10 @@ def _figure_lines(c: CorrectedFigures) -> list[tuple[str, tuple[str, ...]]]:
 
 def _rank_line(share: RankShare) -> str:
     """What this rank holds of a sharded model (the figures above are the whole model's)."""
-    which = f"rank {share.rank} of {share.ranks}" if share.rank is not None else f"of {share.ranks} ranks"
+    if share.rank is not None:
+        which = f"rank {share.rank} of {share.ranks}"
+    else:  # no process group
+        which = f"of {share.ranks} rank" + ("s" if share.ranks != 1 else "")
     return f"This rank holds ({which}): {share.params:,} parameters, {_mb(share.nbytes)} MB"
 
 

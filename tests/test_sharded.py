@@ -1,0 +1,174 @@
+"""Sharded models: FSDP2 (``fully_shard``, DTensor parameters) and DistributedDataParallel on
+2 gloo processes on 127.0.0.1 (tests/sharded_worker.py, one per rank), and DeepSpeed ZeRO-3's
+``ds_numel`` with a fake parameter (deepspeed is never imported).
+
+The worker's model, ``Net``, counted by hand:
+    stem   Linear(6, 8)        6*8 + 8 = 56      (the root's: FSDP root group)
+    blocks 2 x Block(8):  fc1 Linear(8, 4) 32 + 4 = 36, fc2 Linear(4, 8) 32 + 8 = 40: 152
+    norm   BatchNorm1d(8)      8 + 8 = 16        (the root's)
+    head   Linear(8, 3)        24 + 3 = 27
+    spare  Linear(8, 5)        40 + 5 = 45       (the root's, never called)
+    unique 296, used 296 - 45 = 251; float32, so 1,184 and 1,004 bytes.
+FSDP2 cuts dim 0 of each parameter as torch.chunk does: rank 0 takes ceil(n / 2) rows,
+rank 1 the rest. Rank 0 / rank 1 hold:
+    stem   w 8x6: 24 / 24, b 8: 4 / 4                 28 / 28
+    blocks fc1 w 4x8: 16/16, b: 2/2; fc2 w 8x4: 16/16, b: 4/4; twice   76 / 76
+    norm   w: 4 / 4, b: 4 / 4                           8 / 8
+    head   w 3x8: 2 rows = 16 / 1 row = 8, b 3: 2 / 1  18 / 9
+    spare  w 5x8: 3 rows = 24 / 2 rows = 16, b 5: 3 / 2 27 / 18
+    total  157 / 139 (157 + 139 = 296), bytes 628 / 556.
+"""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn as nn
+
+from torchsummary_plus import summary_string
+
+WORKER = Path(__file__).with_name("sharded_worker.py")
+TITLE = "Corrected by torchsummary_plus"
+HELD = {0: (157, 628), 1: (139, 556)}  # (parameters, bytes) per rank, from the docstring
+RUNS = ("fast pypi", "fast master", "reference pypi", "reference master")
+
+distributed = pytest.mark.skipif(
+    not torch.distributed.is_available() or not torch.distributed.is_gloo_available(),
+    reason="torch.distributed with the gloo backend is not available in this torch build",
+)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def reports(tmp_path_factory):
+    """Both ranks' reports: two worker processes, ended after 120 s at the latest."""
+    folder = tmp_path_factory.mktemp("sharded")
+    port = _free_port()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    workers = [
+        subprocess.Popen(
+            [sys.executable, str(WORKER), str(rank), "2", str(port), str(folder / f"{rank}.json")],
+            cwd=WORKER.parent, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+        for rank in (0, 1)
+    ]
+    outputs = []
+    try:
+        for worker in workers:
+            outputs.append(worker.communicate(timeout=120)[0])
+    finally:
+        for worker in workers:
+            if worker.poll() is None:
+                worker.kill()
+                worker.wait()
+    for rank, (worker, output) in enumerate(zip(workers, outputs)):
+        assert worker.returncode == 0, f"rank {rank} failed:\n{output}"
+    return {rank: json.loads((folder / f"{rank}.json").read_text()) for rank in (0, 1)}
+
+
+def _rank_line(rank: int) -> str:
+    return f"This rank holds (rank {rank} of 2): {HELD[rank][0]} parameters, 0.00 MB"
+
+
+@distributed
+@pytest.mark.parametrize("rank", [0, 1])
+@pytest.mark.parametrize("run", RUNS)
+def test_fsdp_prints_the_unsharded_twins_summary_and_this_ranks_share(reports, rank, run):
+    seen = reports[rank]["fsdp"][run]
+    lines = seen["text"].splitlines()
+    estimate = next(i for i, line in enumerate(lines) if line.startswith("Estimate: "))
+    # one line more than the twin's: this rank's share, right below the figures
+    assert lines[estimate + 1] == _rank_line(rank)
+    assert lines[:estimate + 1] + lines[estimate + 2:] == seen["twin_text"].splitlines()
+    block = lines[lines.index(next(line for line in lines if line.startswith(TITLE))):]
+    assert max(map(len, block)) <= 100
+    figures, twin = seen["figures"], seen["twin_figures"]
+    assert (figures.pop("rank_held_params"), figures.pop("rank_held_params_bytes")) == HELD[rank]
+    assert (twin.pop("rank_held_params"), twin.pop("rank_held_params_bytes")) == (None, None)
+    assert figures == twin
+    assert (figures["unique_params"], figures["used_params"]) == (296, 251)
+    assert (figures["unique_params_bytes"], figures["used_params_bytes"]) == (1184, 1004)
+    assert figures["unused_modules"] == ["spare"]
+
+
+@distributed
+@pytest.mark.parametrize("rank", [0, 1])
+@pytest.mark.parametrize("run", RUNS)
+def test_fsdp_shards_are_untouched_and_the_model_still_trains(reports, rank, run):
+    seen = reports[rank]["fsdp"][run]
+    # every registry entry the same object, a DTensor still, its shard at the same address
+    # with the same bits; buffers (BatchNorm's running statistics) too
+    assert seen["changed"] == []
+    assert seen["again"] == seen["text"]  # a second summary finds the model as the first did
+    assert reports[rank]["fsdp trains"]  # a training step's loss equals the twin's
+
+
+@distributed
+@pytest.mark.parametrize("rank", [0, 1])
+@pytest.mark.parametrize("run", RUNS)
+def test_ddp_keeps_working(reports, rank, run):
+    seen = reports[rank]["ddp"][run]
+    figures, twin = seen["figures"], seen["twin_figures"]
+    for name in ("unique_params", "used_params", "unique_params_bytes", "used_params_bytes",
+                 "saved_activation_bytes", "input_bytes"):
+        assert figures[name] == twin[name], name
+    assert (figures["unique_params"], figures["used_params"]) == (296, 251)
+    assert figures["unused_modules"] == ["module.spare"]  # DDP holds the model as `module`
+    assert figures["rank_held_params"] is None  # replicated: nothing is sharded
+    assert seen["changed"] == [] and seen["again"] == seen["text"]
+    assert reports[rank]["ddp trains"]
+
+
+@distributed
+@pytest.mark.parametrize("rank", [0, 1])
+def test_ddp_table_is_torchsummarys(reports, rank):
+    plus, torchsummary = reports[rank]["ddp plus vs torchsummary"]
+    assert plus[:plus.index(TITLE)] == torchsummary
+
+
+class ZeroThree(nn.Module):
+    """A layer as DeepSpeed ZeRO-3 leaves it between passes (``sharded``): empty tensors
+    carrying their global size in ``ds_numel``, the weight with a local partition of 35 in
+    ``ds_tensor``; or its unsharded twin with real 7x10 and 7 tensors."""
+
+    def __init__(self, sharded: bool) -> None:
+        super().__init__()
+        if sharded:
+            self.weight = nn.Parameter(torch.empty(0))
+            self.weight.ds_numel = 70
+            self.weight.ds_tensor = torch.zeros(35)
+            self.bias = nn.Parameter(torch.empty(0))
+            self.bias.ds_numel = 7
+        else:
+            self.weight = nn.Parameter(torch.zeros(7, 10))
+            self.bias = nn.Parameter(torch.zeros(7))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.weight.sum() + self.bias.sum()
+
+
+def test_ds_numel_is_counted_without_deepspeed():
+    assert "deepspeed" not in sys.modules
+    text, result = summary_string(nn.Sequential(ZeroThree(True), nn.Linear(4, 2)), (4,), device="cpu", layout="pypi")
+    twin_text, twin = summary_string(nn.Sequential(ZeroThree(False), nn.Linear(4, 2)), (4,), device="cpu", layout="pypi")
+    # ZeroThree 70 + 7 = 77, Linear 4*2 + 2 = 10: 87 in all, float32: 348 bytes
+    assert (result.total_params, result.unique_params, result.used_params) == (87, 87, 87)
+    assert result.unique_params_bytes == 348
+    # held here: the weight's partition 35, the bias nothing, the Linear all 10: 45, 180 bytes
+    assert (result.rank_held_params, result.rank_held_params_bytes) == (45, 180)
+    assert (twin.rank_held_params, twin.rank_held_params_bytes) == (None, None)
+    lines = text.splitlines()
+    assert "This rank holds (of 1 rank): 45 parameters, 0.00 MB" in lines
+    assert [line for line in lines if not line.startswith("This rank holds")] == twin_text.splitlines()
+    assert "deepspeed" not in sys.modules
