@@ -61,10 +61,10 @@ def make() -> Net:
     return Net()
 
 
-def sharded() -> Net:
+def sharded(reshard_after_forward: bool = True) -> Net:
     model = make()
     for block in model.blocks:
-        fully_shard(block)
+        fully_shard(block, reshard_after_forward=reshard_after_forward)
     fully_shard(model.head)
     fully_shard(model)  # the root: stem, norm and spare
     return model
@@ -96,11 +96,14 @@ def unchanged(before: list[Any], after: list[Any]) -> list[str]:
     return differ
 
 
-def summaries(model: nn.Module, twin: nn.Module) -> dict[str, Any]:
+def summaries(
+    model: nn.Module, twin: nn.Module, layouts: tuple[str, ...] = ("pypi", "master")
+) -> dict[str, Any]:
+    """Both paths, each layout: the sharded model's text twice, the twin's, the figures."""
     seen: dict[str, Any] = {}
     for path, reference in (("fast", "0"), ("reference", "1")):
         os.environ["TORCHSUMMARY_PLUS_REFERENCE"] = reference
-        for layout in ("pypi", "master"):
+        for layout in layouts:
             before = state(model)
             text, result = summary_string(model, (6,), device="cpu", layout=layout)
             again, _ = summary_string(model, (6,), device="cpu", layout=layout)
@@ -138,6 +141,15 @@ def main(rank: int, world: int, port: int, out: str) -> None:
         model, twin = sharded(), make()
         report: dict[str, Any] = {"fsdp": summaries(model, twin)}
         report["fsdp trains"] = trains_like_twin(model, twin)
+        before = state(model)
+        try:
+            summary_string(model, (6,), device="meta")
+            report["fsdp meta"] = None
+        except Exception as error:
+            report["fsdp meta"] = [type(error).__name__, str(error)]
+        report["fsdp meta changed"] = unchanged(before, state(model))
+        # the blocks keep their unsharded parameters between forward and backward
+        report["fsdp blocks not resharded"] = summaries(sharded(False), make(), ("pypi",))
         ddp, twin = DistributedDataParallel(make(), find_unused_parameters=True), make()
         report["ddp"] = summaries(ddp, twin)
         ddp_text, _ = summary_string(ddp, (6,), device="cpu", layout="pypi")

@@ -116,6 +116,27 @@ def test_fsdp_shards_are_untouched_and_the_model_still_trains(reports, rank, run
 
 @distributed
 @pytest.mark.parametrize("rank", [0, 1])
+@pytest.mark.parametrize("run", ["fast pypi", "reference pypi"])
+def test_fsdp_without_reshard_after_forward(reports, rank, run):
+    seen = reports[rank]["fsdp blocks not resharded"][run]
+    lines = seen["text"].splitlines()
+    assert _rank_line(rank) in lines
+    assert [line for line in lines if line != _rank_line(rank)] == seen["twin_text"].splitlines()
+    assert seen["changed"] == [] and seen["again"] == seen["text"]
+
+
+@distributed
+@pytest.mark.parametrize("rank", [0, 1])
+def test_fsdp_on_meta_is_refused_before_anything_runs(reports, rank):
+    kind, message = reports[rank]["fsdp meta"]
+    assert kind == "ValueError"
+    assert message.startswith("device='meta' cannot run a model sharded with FSDP2")
+    assert "expected the device its shards are on" in message
+    assert reports[rank]["fsdp meta changed"] == []
+
+
+@distributed
+@pytest.mark.parametrize("rank", [0, 1])
 @pytest.mark.parametrize("run", RUNS)
 def test_ddp_keeps_working(reports, rank, run):
     seen = reports[rank]["ddp"][run]

@@ -67,6 +67,17 @@ def _rank() -> int | None:
     return None if distributed is None else int(distributed.get_rank())
 
 
+def check_meta_run(index: ModelIndex) -> None:
+    """A meta run swaps every parameter for a meta stand-in, which FSDP2's forward refuses
+    (it all-gathers real shards): refused here, before anything runs."""
+    fsdp = fsdp_module_class()
+    if fsdp is not None and any(isinstance(module, fsdp) for module in index.names):
+        raise ValueError(
+            "device='meta' cannot run a model sharded with FSDP2 (fully_shard): its forward pass "
+            "gathers the real shards; expected the device its shards are on, e.g. device='cpu'"
+        )
+
+
 # (module, registry name, the id of the sharded parameter it holds before the pass)
 _Slot = tuple[nn.Module, str, int]
 

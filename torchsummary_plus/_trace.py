@@ -38,7 +38,7 @@ from ._facts import KnownTensors, ParamInfo
 from ._index import ModelIndex, index_model
 from ._interrupts import interrupts_held
 from ._observe import Call, Observation, Recorder, module_call, use_fast_path
-from ._sharded_pass import RankShare, ShardedPass, rank_share
+from ._sharded_pass import RankShare, ShardedPass, check_meta_run, rank_share
 from ._snapshot import ModelSnapshot
 from ._traits import traits
 from ._watch import ParameterWatch, RegistryGuard, Watch, can_wait, storages_aliased
@@ -226,6 +226,8 @@ def run_trace(model: nn.Module, spec: CallSpec) -> Trace:
     with _ONE_AT_A_TIME:
         index = index_model(model)
         _check_lazy(index)
+        if spec.meta_run:
+            check_meta_run(index)
         one = _Pass(model, index, spec, use_fast_path())
         failure: BaseException | None = None
         stack = ExitStack()
