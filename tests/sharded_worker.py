@@ -17,11 +17,11 @@ from typing import Any
 import torch
 import torch.distributed as dist
 import torch.nn as nn
+import torchsummary
 from torch.distributed.fsdp import fully_shard
 from torch.distributed.tensor import DTensor
 from torch.nn.parallel import DistributedDataParallel
 
-import torchsummary
 from torchsummary_plus import summary_string
 
 TITLE = "Corrected by torchsummary_plus"

@@ -63,16 +63,14 @@ def reports(tmp_path_factory):
         )
         for rank in (0, 1)
     ]
-    outputs = []
     try:
-        for worker in workers:
-            outputs.append(worker.communicate(timeout=120)[0])
+        outputs = [worker.communicate(timeout=120)[0] for worker in workers]
     finally:
         for worker in workers:
             if worker.poll() is None:
                 worker.kill()
                 worker.wait()
-    for rank, (worker, output) in enumerate(zip(workers, outputs)):
+    for rank, (worker, output) in enumerate(zip(workers, outputs, strict=True)):
         assert worker.returncode == 0, f"rank {rank} failed:\n{output}"
     return {rank: json.loads((folder / f"{rank}.json").read_text()) for rank in (0, 1)}
 
@@ -181,8 +179,9 @@ class ZeroThree(nn.Module):
 
 def test_ds_numel_is_counted_without_deepspeed():
     assert "deepspeed" not in sys.modules
-    text, result = summary_string(nn.Sequential(ZeroThree(True), nn.Linear(4, 2)), (4,), device="cpu", layout="pypi")
-    twin_text, twin = summary_string(nn.Sequential(ZeroThree(False), nn.Linear(4, 2)), (4,), device="cpu", layout="pypi")
+    model, unsharded = (nn.Sequential(ZeroThree(sharded), nn.Linear(4, 2)) for sharded in (True, False))
+    text, result = summary_string(model, (4,), device="cpu", layout="pypi")
+    twin_text, twin = summary_string(unsharded, (4,), device="cpu", layout="pypi")
     # ZeroThree 70 + 7 = 77, Linear 4*2 + 2 = 10: 87 in all, float32: 348 bytes
     assert (result.total_params, result.unique_params, result.used_params) == (87, 87, 87)
     assert result.unique_params_bytes == 348

@@ -23,11 +23,18 @@ import sys
 import torch
 
 
+def is_zero3(param: torch.Tensor) -> bool:
+    """Whether DeepSpeed ZeRO-3 partitioned the parameter (it carries ``ds_numel``)."""
+    return isinstance(getattr(param, "ds_numel", None), int)
+
+
 def parameter_numel(param: torch.Tensor) -> int:
     """The parameter's global size: DeepSpeed ZeRO-3 keeps it in ``ds_numel`` (the tensor
     itself is empty on every rank), anything else in ``numel()``."""
-    ds_numel = getattr(param, "ds_numel", None)
-    return ds_numel if isinstance(ds_numel, int) else param.numel()
+    numel = param.numel()
+    if numel:  # (nearly always: ZeRO-3's parameters are empty)
+        return numel
+    return getattr(param, "ds_numel", 0) if is_zero3(param) else 0
 
 
 def fsdp_module_class() -> type | None:

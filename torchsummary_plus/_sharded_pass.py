@@ -16,7 +16,7 @@ import torch
 import torch.nn as nn
 
 from ._index import ModelIndex
-from ._sharded import dtensor_class, fsdp_module_class
+from ._sharded import dtensor_class, fsdp_module_class, is_zero3
 
 
 class RankShare(NamedTuple):
@@ -40,7 +40,7 @@ def rank_share(index: ModelIndex) -> RankShare | None:
         if dtensor is not None and isinstance(tensor, dtensor):
             local = tensor.to_local()  # type: ignore[attr-defined]
             ranks = max(ranks, tensor.device_mesh.size())  # type: ignore[attr-defined]
-        elif isinstance(getattr(tensor, "ds_numel", None), int):
+        elif not tensor.numel() and is_zero3(tensor):
             local = getattr(tensor, "ds_tensor", tensor)
             ranks = max(ranks, _world_size())
         params += local.numel()
