@@ -103,15 +103,21 @@ class SavedForBackward:
         return self
 
     def _pack(self, tensor: Tensor) -> Tensor:
+        """Count a saved tensor; autograd keeps what this returns. A detached alias (the
+        same storage): the tensor itself, when it is an output of the graph that saves it,
+        makes a reference cycle inside torch that nothing collects, which would keep the
+        pass's tensors and the model's parameters held after the pass (and the next
+        summary's gate closed). Backward through the alias gives the same gradients; only
+        a double backward inside the model's own forward would not see through it."""
         storage, nbytes = _storage_bytes(tensor)
         if storage is not None:
             key = storage._cdata
             known = self._seen.get(key)
             if key in self._held_keys or (known is not None and known() is storage):
-                return tensor
+                return tensor.detach()
             self._seen[key] = weakref.ref(storage)
         self.nbytes = (self.nbytes or 0) + nbytes
-        return tensor
+        return tensor.detach()
 
     def __exit__(
         self,
@@ -123,10 +129,11 @@ class SavedForBackward:
             self._hooks.__exit__(kind, error, tb)
             self._hooks = None
         self._seen.clear()
+        self.held = ()  # the model's tensors are not kept past the pass (the gate counts references)
 
 
-def _unpack(tensor: Tensor) -> Tensor:
-    return tensor
+def _unpack(packed: Tensor) -> Tensor:
+    return packed
 
 
 def scaled_to_batch(nbytes: int, batch_size: int) -> int:
