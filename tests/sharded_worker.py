@@ -22,7 +22,7 @@ from torch.distributed.fsdp import fully_shard
 from torch.distributed.tensor import DTensor
 from torch.nn.parallel import DistributedDataParallel
 
-from torchsummary_plus import summary_string
+from torchsummary_plus import compare, summary_string
 
 TITLE = "Corrected by torchsummary_plus"
 
@@ -140,7 +140,13 @@ def main(rank: int, world: int, port: int, out: str) -> None:
     try:
         model, twin = sharded(), make()
         report: dict[str, Any] = {"fsdp": summaries(model, twin)}
-        report["fsdp trains"] = trains_like_twin(model, twin)
+        before = state(model)
+        printed = io.StringIO()
+        with contextlib.redirect_stdout(printed):  # runs the installed torchsummary too
+            compare(model, (6,), device="cpu")
+        report["fsdp compare"] = printed.getvalue()
+        report["fsdp compare changed"] = unchanged(before, state(model))
+        report["fsdp trains"] = trains_like_twin(model, twin)  # after the summaries and compare
         before = state(model)
         try:
             summary_string(model, (6,), device="meta")

@@ -125,6 +125,20 @@ def test_fsdp_without_reshard_after_forward(reports, rank, run):
 
 @distributed
 @pytest.mark.parametrize("rank", [0, 1])
+def test_fsdp_compare_runs_torchsummary_and_leaves_the_shards(reports, rank):
+    printed = reports[rank]["fsdp compare"]
+    # torchsummary names rows by the class FSDP2 made up: the check shows that difference,
+    # first at the first sharded block's row (line 8: 3 header lines, then Linear-1..Block-5)
+    assert "torchsummary check: the tables differ; first at line 8:" in printed
+    assert "  torchsummary_plus: '             Block-5  " in printed
+    assert "  torchsummary:      '         FSDPBlock-5  " in printed
+    # its forward pass leaves the root unsharded: resharded, the shards as they were
+    assert reports[rank]["fsdp compare changed"] == []
+    assert reports[rank]["fsdp trains"]
+
+
+@distributed
+@pytest.mark.parametrize("rank", [0, 1])
 def test_fsdp_on_meta_is_refused_before_anything_runs(reports, rank):
     kind, message = reports[rank]["fsdp meta"]
     assert kind == "ValueError"

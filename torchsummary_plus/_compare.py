@@ -37,6 +37,7 @@ from ._legacy import MB, LegacyFigures
 from ._pipeline import Device, InputSize, summarize
 from ._render import legacy_table
 from ._result import SummaryResult
+from ._sharded_pass import fsdp_slots, reshard_moved
 from ._snapshot import ModelSnapshot
 
 HEADERS = (
@@ -232,13 +233,16 @@ def _model_kept(model: nn.Module) -> Iterator[None]:
     """Undo what another package's summary may do to the model and the random state: the
     snapshot the trace uses (which also removes hooks it left behind when its pass raised),
     plus a copy of every parameter, since that pass is not watched for writes."""
-    snapshot = ModelSnapshot(index_model(model))
+    index = index_model(model)
+    snapshot = ModelSnapshot(index)
+    sharded = fsdp_slots(index)  # FSDP2 leaves the root unsharded after a forward pass
     copies: dict[int, tuple[torch.Tensor, torch.Tensor]] = {
         id(p): (p, p.detach().clone()) for p in model.parameters()
     }
     try:
         yield
     finally:
+        reshard_moved(sharded)
         errors = snapshot.restore(copies)
         if errors:
             raise errors[0]

@@ -97,14 +97,8 @@ class ShardedPass:
         hold: Callable[[torch.Tensor], None],
     ) -> None:
         self.canonical, self.watched, self.hold = canonical, watched, hold
-        self.slots: dict[nn.Module, list[_Slot]] = {}  # FSDP module -> its parameters' slots
+        self.slots = fsdp_slots(index)
         self.handles: list[Any] = []
-        fsdp = fsdp_module_class()
-        if fsdp is None:
-            return
-        for module in index.names:
-            if isinstance(module, fsdp):
-                self.slots[module] = _slots(module, fsdp, index)
 
     def install(self) -> None:
         for module, slots in self.slots.items():
@@ -125,16 +119,28 @@ class ShardedPass:
         return map_unsharded
 
     def undo(self) -> None:
-        """Hooks off; every FSDP module that held its sharded parameters before holds
-        them again (``reshard`` frees the unsharded ones, as the end of backward would)."""
         for handle in self.handles:
             handle.remove()
-        for module, slots in self.slots.items():
-            if slots and any(
-                id(dict.get(owner.__dict__["_parameters"], name)) != sharded
-                for owner, name, sharded in slots
-            ):
-                module.reshard()  # type: ignore[operator]
+        reshard_moved(self.slots)
+
+
+def fsdp_slots(index: ModelIndex) -> dict[nn.Module, list[_Slot]]:
+    """Each FSDP2 module of the model -> the registry slots of its sharded parameters
+    (none where torch.distributed.fsdp was never imported)."""
+    fsdp = fsdp_module_class()
+    if fsdp is None:
+        return {}
+    return {module: _slots(module, fsdp, index) for module in index.names if isinstance(module, fsdp)}
+
+
+def reshard_moved(slots: dict[nn.Module, list[_Slot]]) -> None:
+    """Every FSDP2 module whose registries no longer hold its sharded parameters holds them
+    again (``reshard``, which also frees the unsharded ones, as the end of backward would)."""
+    for module, held in slots.items():
+        if held and any(
+            id(dict.get(owner.__dict__["_parameters"], name)) != sharded for owner, name, sharded in held
+        ):
+            module.reshard()  # type: ignore[operator]
 
 
 def _slots(top: nn.Module, fsdp: type, index: ModelIndex) -> list[_Slot]:
