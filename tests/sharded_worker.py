@@ -56,6 +56,32 @@ class Net(nn.Module):
         return self.head(self.norm(x))
 
 
+class Tied(nn.Module):
+    """The output layer's weight is the embedding's: one parameter in two registries."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.emb = nn.Embedding(10, 4)
+        self.mid = nn.Sequential(nn.Linear(4, 4), nn.Tanh())
+        self.out = nn.Linear(4, 10, bias=False)
+        self.out.weight = self.emb.weight
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.out(self.mid(self.emb(x)))
+
+
+def make_tied() -> Tied:
+    torch.manual_seed(0)
+    return Tied()
+
+
+def sharded_tied() -> Tied:
+    model = make_tied()
+    fully_shard(model.mid)
+    fully_shard(model)  # the root: emb and out, sharing their weight
+    return model
+
+
 def make() -> Net:
     torch.manual_seed(0)
     return Net()
@@ -81,6 +107,8 @@ def state(model: nn.Module) -> list[Any]:
     for module_name, module in model.named_modules():
         for registry in (module._parameters, module._buffers):
             for name, tensor in registry.items():
+                if tensor is None:  # (bias=False)
+                    continue
                 shard = local(tensor)
                 found.append((f"{module_name}.{name}", tensor, type(tensor).__name__,
                               shard.untyped_storage().data_ptr(), shard.detach().clone()))
@@ -97,7 +125,7 @@ def unchanged(before: list[Any], after: list[Any]) -> list[str]:
 
 
 def summaries(
-    model: nn.Module, twin: nn.Module, layouts: tuple[str, ...] = ("pypi", "master")
+    model: nn.Module, twin: nn.Module, layouts: tuple[str, ...] = ("pypi", "master"), **call: Any
 ) -> dict[str, Any]:
     """Both paths, each layout: the sharded model's text twice, the twin's, the figures."""
     seen: dict[str, Any] = {}
@@ -105,9 +133,10 @@ def summaries(
         os.environ["TORCHSUMMARY_PLUS_REFERENCE"] = reference
         for layout in layouts:
             before = state(model)
-            text, result = summary_string(model, (6,), device="cpu", layout=layout)
-            again, _ = summary_string(model, (6,), device="cpu", layout=layout)
-            twin_text, twin_result = summary_string(twin, (6,), device="cpu", layout=layout)
+            call = {"input_size": (6,), "device": "cpu", "layout": layout, **call}
+            text, result = summary_string(model, **call)
+            again, _ = summary_string(model, **call)
+            twin_text, twin_result = summary_string(twin, **call)
             seen[f"{path} {layout}"] = {
                 "text": text, "again": again, "twin_text": twin_text,
                 "figures": result.to_dict(), "twin_figures": twin_result.to_dict(),
@@ -156,6 +185,8 @@ def main(rank: int, world: int, port: int, out: str) -> None:
         report["fsdp meta changed"] = unchanged(before, state(model))
         # the blocks keep their unsharded parameters between forward and backward
         report["fsdp blocks not resharded"] = summaries(sharded(False), make(), ("pypi",))
+        report["fsdp tied"] = summaries(sharded_tied(), make_tied(), ("pypi",),
+                                        input_size=(3,), dtypes=[torch.long])
         ddp, twin = DistributedDataParallel(make(), find_unused_parameters=True), make()
         report["ddp"] = summaries(ddp, twin)
         ddp_text, _ = summary_string(ddp, (6,), device="cpu", layout="pypi")

@@ -125,6 +125,22 @@ def test_fsdp_without_reshard_after_forward(reports, rank, run):
 
 @distributed
 @pytest.mark.parametrize("rank", [0, 1])
+@pytest.mark.parametrize("run", ["fast pypi", "reference pypi"])
+def test_fsdp_tied_weight_is_a_shared_row_as_in_the_twin(reports, rank, run):
+    seen = reports[rank]["fsdp tied"][run]
+    # emb 10x4 = 40 (out's weight too), mid Linear(4, 4) 16 + 4 = 20: 60 once, 100 in the
+    # table. Rank 0 / 1 hold emb rows 5 / 5 = 20 / 20 and mid w 2 rows = 8 / 8, b 2 / 2: 30 / 30
+    line = f"This rank holds (rank {rank} of 2): 30 parameters, 0.00 MB"
+    lines = seen["text"].splitlines()
+    assert line in lines
+    assert [text for text in lines if text != line] == seen["twin_text"].splitlines()
+    assert "[1] Linear-4 repeats the parameters of Embedding-1 (module out): 40 counted twice above" in lines
+    assert (seen["figures"]["total_params"], seen["figures"]["unique_params"]) == (100, 60)
+    assert seen["changed"] == [] and seen["again"] == seen["text"]
+
+
+@distributed
+@pytest.mark.parametrize("rank", [0, 1])
 def test_fsdp_compare_runs_torchsummary_and_leaves_the_shards(reports, rank):
     printed = reports[rank]["fsdp compare"]
     # torchsummary names rows by the class FSDP2 made up: the check shows that difference,
