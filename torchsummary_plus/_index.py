@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any
 
 import torch
@@ -39,7 +40,7 @@ class ModelIndex:
     tensors: dict[int, torch.Tensor] = field(default_factory=dict)  # parameters and buffers by id
     buffers: set[int] = field(default_factory=set)  # ids of the buffers
     owners: dict[nn.Module, tuple[int, ...]] = field(default_factory=dict)  # own parameter ids
-    containers: set[nn.Module] = field(default_factory=set)  # modules with children
+    below: dict[nn.Module, tuple[int, ...]] = field(default_factory=dict)  # trusted: ids below
     lazy: list[str] = field(default_factory=list)  # modules with uninitialised parameters
     renorming: list[nn.Module] = field(default_factory=list)  # embeddings with max_norm
     has_data_parallel: bool = False  # its replicas would copy instance attributes
@@ -113,7 +114,6 @@ def index_model(model: nn.Module) -> ModelIndex:
         children = module._modules
         if not children:
             return trusted
-        index.containers.add(module)
         prefix = name + "." if name else ""
         trusted_children = []
         for child_name, child in _children(children):
@@ -123,6 +123,11 @@ def index_model(model: nn.Module) -> ModelIndex:
                 trusted = False
         if not trusted or kind.holder:
             index.trusted_roots.update(trusted_children)
+        if trusted:  # a root's run counts every parameter below it as used
+            below = index.below
+            index.below[module] = (*index.owners.get(module, ()), *chain.from_iterable(
+                [below.get(child) or index.owners.get(child, ()) for child in trusted_children]
+            ))
         return trusted
 
     try:
@@ -159,19 +164,23 @@ def _index_tensors(index: ModelIndex, module: nn.Module, name: str) -> None:
     for param_name, p in module._parameters.items():
         if p is None:
             continue
-        if is_lazy(p):  # (torch types a registry's values as Parameter, lazy ones are not)
+        # (is_lazy is a Python call: asked only of what is not a plain Parameter; torch types a
+        # registry's values as Parameter, which lazy ones are not)
+        if type(p) is not nn.Parameter and is_lazy(p):
             index.lazy.append(prefix + param_name)  # type: ignore[unreachable]
             continue
         key = id(p)
         own.append(key)
         if key not in index.params:
             numel = parameter_numel(p)
-            info = ParamInfo(prefix + param_name, numel, numel * p.element_size(), p.requires_grad)
+            # tuple.__new__ makes the NamedTuple without its Python-level constructor
+            facts = (prefix + param_name, numel, numel * p.element_size(), p.requires_grad)
+            info = tuple.__new__(ParamInfo, facts)
             index.params[key] = info
             index.tensors[key] = p
     if own:
         index.owners[module] = tuple(dict.fromkeys(own))
     for buffer in module._buffers.values():
-        if buffer is not None and not is_lazy(buffer):
+        if buffer is not None and (type(buffer) is torch.Tensor or not is_lazy(buffer)):
             index.buffers.add(id(buffer))
             index.tensors.setdefault(id(buffer), buffer)

@@ -130,7 +130,8 @@ class Recorder:
         for _ in range(copies):
             at = len(target)
             target.append(None)  # this row's number comes before rows its reads may add
-            target[at] = Call(name, self.facts.of(module), description, nbytes)
+            # (tuple.__new__: the NamedTuple without its Python-level constructor, once a row)
+            target[at] = tuple.__new__(Call, (name, self.facts.of(module), description, nbytes))
 
     def table(self) -> list[Call]:
         rows = self.rows or self.model_rows

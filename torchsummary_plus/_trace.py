@@ -202,7 +202,7 @@ class _Pass:
 
     def trace(self) -> Trace:
         index = self.index
-        used = self.watch.used_ids(index.containers)
+        used = self.watch.used_ids(index.below)
         untraced = []
         for module in index.script_tops:  # their operations cannot be watched
             used.update(id(p) for p in module.parameters())

@@ -271,14 +271,13 @@ class Watch:
                 return False
         return True
 
-    def used_ids(self, containers: set[nn.Module]) -> set[int]:
-        """The parameters seen, and every parameter below the roots that ran
-        (``containers``: the modules that have children)."""
+    def used_ids(self, below: dict[nn.Module, tuple[int, ...]]) -> set[int]:
+        """The parameters seen, and every parameter below the roots that ran (``below``: the
+        index's parameter ids below each trusted module with children)."""
         canonical = self.canonical
         seen = {canonical.get(i, i) for i in self.mode.seen_ids}
         seen.update(chain.from_iterable(map(self.owners.get, self.ran, repeat(()))))
-        for module in self.ran & containers:
-            seen.update(id(p) for p in module.parameters())
+        seen.update(chain.from_iterable(map(below.get, self.ran, repeat(()))))
         return seen
 
 
