@@ -63,8 +63,9 @@ def read_weight_and_bias(module: nn.Module) -> tuple[Any, Any]:
 
 
 def param_count(weight: Tensor | None, bias: Tensor | None) -> tuple[int, bool | None]:
-    """(Param #, trainable) of a row: `weight` and `bias` only, trainability from `weight`
-    alone (None where there is no weight: the row then counts in no trainable total)."""
+    """(Param #, trainable) of a row: `weight` and `bias` only (at their global sizes: a
+    DeepSpeed ZeRO-3 parameter's is its `ds_numel`), trainability from `weight` alone
+    (None where there is no weight: the row then counts in no trainable total)."""
     count = 0
     trainable = None
     if weight is not None:

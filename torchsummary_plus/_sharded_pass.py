@@ -30,19 +30,23 @@ class RankShare(NamedTuple):
 
 def rank_share(index: ModelIndex) -> RankShare | None:
     """This rank's share, where any parameter is sharded (None otherwise). A DTensor holds
-    its local shard here; a ZeRO-3 parameter its ``ds_tensor`` partition, where it has one."""
-    dtensor = dtensor_class()
+    its local shard here; a ZeRO-3 parameter its ``ds_tensor`` partition, where it has one;
+    any other parameter is held whole."""
+    dtensor = dtensor_class() or type(None)
     ranks = 0
     params = nbytes = 0
-    for key in index.params:
+    for key, info in index.params.items():
         tensor = index.tensors[key]
-        local = tensor
-        if dtensor is not None and isinstance(tensor, dtensor):
+        if isinstance(tensor, dtensor):
             local = tensor.to_local()  # type: ignore[attr-defined]
             ranks = max(ranks, tensor.device_mesh.size())  # type: ignore[attr-defined]
-        elif not tensor.numel() and is_zero3(tensor):
+        elif is_zero3(tensor):
             local = getattr(tensor, "ds_tensor", tensor)
             ranks = max(ranks, _world_size())
+        else:
+            params += info.numel
+            nbytes += info.nbytes
+            continue
         params += local.numel()
         nbytes += local.numel() * local.element_size()
     if not ranks:
