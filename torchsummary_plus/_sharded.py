@@ -8,11 +8,8 @@ this rank holds. Three things make that so:
   an empty tensor whose global size is its ``ds_numel`` attribute (``parameter_numel``);
 - rows: ``fully_shard`` swaps a module's class for a made-up ``FSDP<Class>``; its rows
   take the name of the class it wraps (``unwrapped_class``);
-- the pass: FSDP2's forward pre-hook swaps, in each registry, the sharded parameter for an
-  unsharded one and its post-hook swaps it back (not the root's: it stays unsharded for
-  backward). ``ShardedPass`` maps each unsharded parameter to its sharded one as it appears,
-  so that uses, rows and what autograd saves are those of the model's own parameters, and
-  reshards afterwards every module that was sharded before (``_sharded_pass``).
+- the pass: FSDP2 swaps unsharded parameters into the registries while its modules run;
+  ``_sharded_pass`` maps them back to the model's own and reshards afterwards.
 
 Nothing here imports torch.distributed: a model can only be sharded once it is imported.
 """
