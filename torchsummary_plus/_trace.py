@@ -33,6 +33,7 @@ from ._activations import SavedForBackward
 from ._arguments import CallSpec, make_inputs
 from ._errors import SummaryError
 from ._facts import KnownTensors, ParamInfo
+from ._given import placed, tensors_in
 from ._index import ModelIndex, index_model
 from ._interrupts import interrupts_held
 from ._observe import Call, Observation, Recorder, module_call, use_fast_path
@@ -136,13 +137,20 @@ def _forward_error(error: Exception, names: dict[nn.Module, str], rows: int) -> 
     return SummaryError(f"the model's forward pass failed {where}: {_message(error)}")
 
 
-def _inputs(spec: CallSpec) -> list[torch.Tensor]:
+def _inputs(spec: CallSpec) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """The call's positional and keyword arguments: made from ``input_size``, or copies of
+    the caller's tensors on the pass's device (see ``_given``)."""
+    given = spec.given
     try:
-        return make_inputs(spec)
+        made = tuple(make_inputs(spec)) if given.args is None else placed(given.args, spec.device)
+        return made, placed(dict(given.kwargs), spec.device)
     except (RuntimeError, OverflowError, MemoryError) as error:
+        what = (
+            f"input_size={[list(s) for s in spec.input_shapes]} with a batch of 2 cannot be made"
+            if given.args is None else "the tensors of input_data and forward_kwargs cannot be copied"
+        )
         raise ValueError(
-            f"input_size={[list(s) for s in spec.input_shapes]} with a batch of 2 cannot be made on "
-            f"{spec.device}: {_message(error)}; expected sizes that fit in memory"
+            f"{what} on {spec.device}: {_message(error)}; expected sizes that fit in memory"
         ) from None
 
 
@@ -168,7 +176,7 @@ class _Pass:
         snapshot = ModelSnapshot(index)
         stack.callback(lambda: self.restore_errors.extend(snapshot.restore(self.mode.originals)))
         snapshot.set_grads_aside()
-        inputs = _inputs(spec)
+        args, kwargs = _inputs(spec)
         if spec.meta_run:
             stand_ins = MetaStandIns(index)
             stack.callback(stand_ins.put_back)
@@ -176,7 +184,7 @@ class _Pass:
             watch.canonical = self.known.canonical = stand_ins.canonical()
             self.mode.watched_ids = set(watch.canonical)
         # held before the guard, whose registries a read would switch the watch on
-        self.saved.held = [*inputs, *self.model.parameters(), *self.model.buffers()]
+        self.saved.held = [*tensors_in((args, kwargs)), *self.model.parameters(), *self.model.buffers()]
         if waits:
             guard = RegistryGuard(index, watch)
             stack.callback(guard.put_back)
@@ -188,7 +196,7 @@ class _Pass:
         stack.enter_context(_eager())
         stack.enter_context(self.saved)  # what autograd saves, less what the pass holds
         watch.start(watch_now=not waits)
-        return lambda: self.model(*inputs)
+        return lambda: self.model(*args, **kwargs)
 
     def trace(self) -> Trace:
         index = self.index
