@@ -79,7 +79,7 @@ def _dtype_of(item: Any) -> torch.dtype | None:
     return None
 
 
-def check_dtypes(dtypes: Any, n_inputs: int) -> tuple[torch.dtype, ...]:
+def check_dtypes(dtypes: Any, n_inputs: int, described_by: str = "input_size") -> tuple[torch.dtype, ...]:
     if dtypes is None:
         return (torch.float32,) * n_inputs
     if not isinstance(dtypes, (list, tuple)):
@@ -89,7 +89,7 @@ def check_dtypes(dtypes: Any, n_inputs: int) -> tuple[torch.dtype, ...]:
         )
     if len(dtypes) != n_inputs:
         raise ValueError(
-            f"dtypes has {len(dtypes)} entries but input_size describes {n_inputs} "
+            f"dtypes has {len(dtypes)} entries but {described_by} describes {n_inputs} "
             f"input{'s' if n_inputs != 1 else ''}: give one dtype per input"
         )
     found = []
@@ -224,7 +224,7 @@ def _check_agree(input_size: Any, dtypes: Any, shapes: tuple[tuple[int, ...], ..
             f"input_size={input_size!r} disagrees with input_data, whose tensors have the shapes "
             f"{described} without their first dimension: leave input_size out, or make them agree"
         )
-    if dtypes is not None and check_dtypes(dtypes, len(types)) != types:
+    if dtypes is not None and check_dtypes(dtypes, len(types), "input_data") != types:
         raise ValueError(
             f"dtypes={dtypes!r} disagrees with input_data, whose tensors are "
             f"{[str(t) for t in types]}: leave dtypes out, or make them agree"

@@ -7,7 +7,7 @@ passes through as it is.
 """
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -69,14 +69,14 @@ def check_reachable(given: GivenCall, device: torch.device) -> None:
         if any(t.device.type == "meta" for t in tensors) and device.type != "meta":
             raise ValueError(
                 f"{name} holds a tensor on meta, which has no values to copy to {device}, where "
-                f"the model's parameters are: expected tensors on a real device (any: they are "
-                f"copied to {device}), or device='meta'"
+                f"the pass runs (the model's parameters' device): expected tensors on a real "
+                f"device (any: they are copied to {device}), or device='meta'"
             )
 
 
 def check_given(input_data: Any, forward_kwargs: Any) -> GivenCall:
-    """``input_data``: a tensor, a list or tuple of positional arguments, or a mapping of
-    keyword arguments; ``forward_kwargs``: a mapping added to the call either way."""
+    """``input_data``: a tensor, a sequence of positional arguments, or a mapping of keyword
+    arguments; ``forward_kwargs``: a mapping added to the call either way."""
     if forward_kwargs is None:
         extra: dict[str, Any] = {}
     elif isinstance(forward_kwargs, Mapping):
@@ -92,15 +92,15 @@ def check_given(input_data: Any, forward_kwargs: Any) -> GivenCall:
     if isinstance(input_data, torch.Tensor):
         args: tuple[Any, ...] = (input_data,)
         kwargs: dict[str, Any] = {}
-    elif isinstance(input_data, (list, tuple)):
+    elif isinstance(input_data, Sequence) and not isinstance(input_data, (str, bytes, bytearray)):
         args, kwargs = tuple(input_data), {}
     elif isinstance(input_data, Mapping):
         args, kwargs = (), _keywords(input_data, "input_data")
     else:
         raise TypeError(
             f"input_data of type {type(input_data).__name__} is not valid: expected a tensor, a "
-            "list or tuple of the forward's positional arguments, or a mapping of its keyword "
-            "arguments"
+            "sequence (list, tuple) of the forward's positional arguments, or a mapping of its "
+            "keyword arguments"
         )
     both = sorted(set(kwargs) & set(extra))
     if both:
