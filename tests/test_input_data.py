@@ -263,6 +263,16 @@ def test_arguments_reach_forward_as_copies_and_objects() -> None:
     assert tensor_bytes(x) == bits and x._version == 0 and pair == [y, marker]
 
 
+def test_requires_grad_kept_on_the_copy_and_off_the_callers_grad() -> None:
+    seen: list[torch.Tensor] = []
+    model = nn.Linear(4, 2)
+    model.register_forward_pre_hook(lambda module, args: seen.append(args[0]))
+    x = torch.rand(3, 4, requires_grad=True)
+    summary(model, input_data=x, device="cpu", plus=False)
+    assert seen[0] is not x and seen[0].requires_grad and seen[0].is_leaf
+    assert x.grad is None and x.requires_grad
+
+
 def test_forward_kwargs_with_input_size() -> None:
     model = Recording()
     summary(model, (4,), forward_kwargs={"scale": 0.25}, device="cpu", plus=False)
@@ -320,6 +330,7 @@ BAD = [
     (TypeError, {}, "input_size is missing"),
     (TypeError, {"input_data": 5}, "input_data of type int is not valid"),
     (TypeError, {"input_data": "ids"}, "input_data of type str is not valid"),
+    (TypeError, {"input_data": {torch.rand(2, 4)}}, "input_data of type set is not valid"),
     (TypeError, {"input_data": {1: torch.rand(2, 4)}}, "input_data has the key 1"),
     (TypeError, {"input_data": torch.rand(2, 4), "forward_kwargs": [1]},
      "forward_kwargs of type list is not valid"),
@@ -327,6 +338,8 @@ BAD = [
      "input_size=(5,) disagrees with input_data, whose tensors have the shapes [[4]]"),
     (ValueError, {"input_data": torch.rand(2, 4), "dtypes": [torch.int64]},
      "dtypes=[torch.int64] disagrees with input_data"),
+    (ValueError, {"input_data": torch.rand(2, 4), "dtypes": [torch.float32] * 2},
+     "dtypes has 2 entries but input_data describes 1 input"),
     (ValueError, {"input_data": {"x": torch.rand(2, 4)}, "forward_kwargs": {"x": 1}},
      "input_data and forward_kwargs both give x"),
     (ValueError, {"input_data": [META]}, "input_data holds a tensor on meta"),
