@@ -28,7 +28,7 @@ def summary(
 ) -> SummaryResult:
     """Print torchsummary's table for ``model`` (byte for byte), then the corrected figures.
 
-    ``input_data`` (a tensor, a list or tuple of positional arguments, or a mapping of keyword
+    ``input_data`` (a tensor, a sequence of positional arguments, or a mapping of keyword
     arguments) runs the model on the caller's own inputs instead of ones made from
     ``input_size``; ``forward_kwargs`` is added to the call either way.
     ``compare=True`` adds the comparison table (see ``compare``), from the same pass.
