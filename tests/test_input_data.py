@@ -25,7 +25,7 @@ import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
 import transformers  # noqa: E402
 
-from helpers_model_state import reference_row_names, tensor_bytes, torchsummary_text  # noqa: E402
+from helpers_model_state import tensor_bytes, torchsummary_text  # noqa: E402
 from oracle import oracle_of_call  # noqa: E402
 from torchsummary_plus import compare, summary, summary_string  # noqa: E402
 from trust_models import DeepState, assert_whole  # noqa: E402
@@ -163,13 +163,37 @@ def test_figures_against_own_count_and_oracle(run: Run) -> None:
     assert run.result.used_trainable_params == usage.used_trainable_params
 
 
+def hooked_rows(model: nn.Module, run: Callable[[], Any]) -> list[tuple[str, Any]]:
+    """(row name, output shape) of each call, from forward hooks of the test's own on every
+    module torchsummary would hook (not Sequential/ModuleList, not the model itself), numbered
+    in completion order; the shape as torchsummary shows a tensor returned directly (the batch
+    as -1), None for other outputs."""
+    rows: list[tuple[str, Any]] = []
+
+    def hook(module: nn.Module, args: Any, output: Any) -> None:
+        shape = [-1, *output.shape[1:]] if isinstance(output, torch.Tensor) else None
+        rows.append((f"{type(module).__name__}-{len(rows) + 1}", shape))
+
+    handles = [m.register_forward_hook(hook) for m in model.modules()
+               if m is not model and not isinstance(m, (nn.Sequential, nn.ModuleList))]
+    try:
+        run()
+    finally:
+        for handle in handles:
+            handle.remove()
+    return rows
+
+
 def test_rows_against_own_hooks(run: Run) -> None:
     args, kwargs = call_args(run.data, run.kwargs)
     twin = copy.deepcopy(run.twin)
-    assert [row.name for row in run.result.rows] == reference_row_names(
-        twin, lambda: twin(*args, **kwargs))
-    for row in run.result.rows:  # Param #: the module's own `weight` and `bias`, as torchsummary
-        module = run.model.get_submodule(row.module)
+    expected = hooked_rows(twin, lambda: twin(*args, **kwargs))
+    assert [row.name for row in run.result.rows] == [name for name, _ in expected]
+    assert any(shape is not None for _, shape in expected)
+    for row, (_, shape) in zip(run.result.rows, expected):
+        if shape is not None:
+            assert row.output_shape == shape, row.name
+        module = run.model.get_submodule(row.module)  # Param #: `weight` and `bias`, as torchsummary
         own = [getattr(module, a, None) for a in ("weight", "bias")]
         assert row.params == sum(t.numel() for t in own if isinstance(t, torch.Tensor)), row.name
 
