@@ -1,8 +1,9 @@
 """The ``torchsummary-plus`` command (also ``python -m torchsummary_plus``).
 
-Three uses: no arguments runs the demo; ``TARGET --input-size ...`` summarizes a model named
-on the command line; ``run SCRIPT.py [ARGS...]`` runs a script written for torchsummary with
-its imports redirected here. Mistakes in the arguments end with a message and status 2.
+Three uses: no arguments runs the demo; ``TARGET --input-size ...`` (or ``--input-data
+FILE.pt``) summarizes a model named on the command line; ``run SCRIPT.py [ARGS...]`` runs a
+script written for torchsummary with its imports redirected here. Mistakes in the arguments
+end with a message and status 2.
 
 torch is imported only once argparse has answered, so ``--help`` and ``--version`` are instant.
 """
