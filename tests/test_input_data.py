@@ -13,22 +13,23 @@ import os
 
 os.environ["HF_HUB_OFFLINE"] = "1"  # before transformers is imported: never reach a hub
 
-import contextlib  # noqa: E402
-import copy  # noqa: E402
-import io  # noqa: E402
-import re  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
-from typing import Any, Callable  # noqa: E402
+import contextlib
+import copy
+import io
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
-import pytest  # noqa: E402
-import torch  # noqa: E402
-import torch.nn as nn  # noqa: E402
-import transformers  # noqa: E402
+import pytest
+import torch
+import torch.nn as nn
+import transformers
+from helpers_model_state import tensor_bytes, torchsummary_text
+from oracle import oracle_of_call
+from trust_models import DeepState, deep_differences
 
-from helpers_model_state import tensor_bytes, torchsummary_text  # noqa: E402
-from oracle import oracle_of_call  # noqa: E402
-from torchsummary_plus import compare, summary, summary_string  # noqa: E402
-from trust_models import DeepState, assert_whole  # noqa: E402
+from torchsummary_plus import compare, summary, summary_string
 
 MB = 2**20
 VOCAB = 100
@@ -51,10 +52,11 @@ def whisper() -> nn.Module:
 
 
 def clip() -> nn.Module:
-    text = dict(vocab_size=VOCAB, hidden_size=32, intermediate_size=37, num_hidden_layers=1,
-                num_attention_heads=2, max_position_embeddings=16, bos_token_id=1, eos_token_id=2)
-    vision = dict(hidden_size=32, intermediate_size=37, num_hidden_layers=1,
-                  num_attention_heads=2, image_size=32, patch_size=8)
+    text = {"vocab_size": VOCAB, "hidden_size": 32, "intermediate_size": 37,
+            "num_hidden_layers": 1, "num_attention_heads": 2, "max_position_embeddings": 16,
+            "bos_token_id": 1, "eos_token_id": 2}
+    vision = {"hidden_size": 32, "intermediate_size": 37, "num_hidden_layers": 1,
+              "num_attention_heads": 2, "image_size": 32, "patch_size": 8}
     config = transformers.CLIPConfig(text_config=text, vision_config=vision, projection_dim=16)
     return transformers.CLIPModel(config).eval()
 
@@ -130,6 +132,7 @@ class Run:
     data: Any
     kwargs: dict[str, Any] | None
     before: DeepState
+    after: DeepState  # recorded right after the summary, before any test runs
     inputs_before: list[tuple[int, int, bytes, bool]]
     inputs_after: list[tuple[int, int, bytes, bool]]
     text: str
@@ -147,9 +150,8 @@ def run(request: pytest.FixtureRequest) -> Run:
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         result = summary(model, input_data=data, forward_kwargs=kwargs, device="cpu")
-    run = Run(case, model, twin, data, kwargs, before, inputs_before, tensor_record([data, kwargs]),
-              out.getvalue(), result)
-    return run
+    return Run(case, model, twin, data, kwargs, before, DeepState.of(model), inputs_before,
+               tensor_record([data, kwargs]), out.getvalue(), result)
 
 
 def test_figures_against_own_count_and_oracle(run: Run) -> None:
@@ -190,7 +192,7 @@ def test_rows_against_own_hooks(run: Run) -> None:
     expected = hooked_rows(twin, lambda: twin(*args, **kwargs))
     assert [row.name for row in run.result.rows] == [name for name, _ in expected]
     assert any(shape is not None for _, shape in expected)
-    for row, (_, shape) in zip(run.result.rows, expected):
+    for row, (_, shape) in zip(run.result.rows, expected, strict=True):
         if shape is not None:
             assert row.output_shape == shape, row.name
         module = run.model.get_submodule(row.module)  # Param #: `weight` and `bias`, as torchsummary
@@ -205,7 +207,7 @@ def test_input_figures_by_hand(run: Run) -> None:
 
 
 def test_model_and_inputs_untouched(run: Run) -> None:
-    assert_whole(run.before, run.model)
+    assert deep_differences(run.before, run.after) == []
     assert run.inputs_after == run.inputs_before
 
 
