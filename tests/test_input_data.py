@@ -289,6 +289,17 @@ def test_arguments_reach_forward_as_copies_and_objects() -> None:
     assert tensor_bytes(x) == bits and x._version == 0 and pair == [y, marker]
 
 
+def test_a_tensor_given_twice_is_one_copy() -> None:
+    # (x, x) and the same x as a keyword: the forward sees one tensor three times, as it would
+    # be called by the caller; the real bytes count it once: 3 * 4 * 4 = 48
+    model = Recording()
+    x = torch.rand(3, 4)
+    _, result = summary_string(model, input_data=(x, [x]), forward_kwargs={"extra": x}, device="cpu")
+    (got_x, got_pair, _, got_extra), = model.seen
+    assert got_x is got_pair[0] is got_extra and got_x is not x
+    assert result.input_bytes == 48
+
+
 def test_requires_grad_kept_on_the_copy_and_off_the_callers_grad() -> None:
     seen: list[torch.Tensor] = []
     model = nn.Linear(4, 2)

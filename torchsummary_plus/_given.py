@@ -40,16 +40,20 @@ def tensors_in(value: Any) -> Iterator[torch.Tensor]:
             yield from tensors_in(item)
 
 
-def placed(value: Any, device: torch.device) -> Any:
+def placed(value: Any, device: torch.device, copies: dict[int, torch.Tensor] | None = None) -> Any:
     """``value`` with each of its tensors replaced by a copy on ``device`` (same values,
-    dtype and ``requires_grad``); other objects are the caller's own."""
+    dtype and ``requires_grad``; a tensor given twice, one copy); other objects are the
+    caller's own."""
+    copies = {} if copies is None else copies
     if isinstance(value, torch.Tensor):
-        copy = value.detach().to(device, copy=True)
-        return copy.requires_grad_() if value.requires_grad else copy
+        if id(value) not in copies:
+            copy = value.detach().to(device, copy=True)
+            copies[id(value)] = copy.requires_grad_() if value.requires_grad else copy
+        return copies[id(value)]
     if type(value) in (list, tuple):
-        return type(value)(placed(item, device) for item in value)
+        return type(value)(placed(item, device, copies) for item in value)
     if type(value) is dict:
-        return {key: placed(item, device) for key, item in value.items()}
+        return {key: placed(item, device, copies) for key, item in value.items()}
     return value
 
 

@@ -142,8 +142,10 @@ def _inputs(spec: CallSpec) -> tuple[tuple[Any, ...], dict[str, Any]]:
     the caller's tensors on the pass's device (see ``_given``)."""
     given = spec.given
     try:
-        made = tuple(make_inputs(spec)) if given.args is None else placed(given.args, spec.device)
-        return made, placed(dict(given.kwargs), spec.device)
+        if given.args is None:
+            return tuple(make_inputs(spec)), placed(dict(given.kwargs), spec.device)
+        args, kwargs = placed((given.args, dict(given.kwargs)), spec.device)
+        return args, kwargs
     except (RuntimeError, OverflowError, MemoryError) as error:
         what = (
             f"input_size={[list(s) for s in spec.input_shapes]} with a batch of 2 cannot be made"
