@@ -107,3 +107,11 @@ def owners_of_unused(usage: Usage) -> list[str]:
     """The modules owning parameters the oracle never saw, each parameter under its first
     name (so its first owner), in definition order; "" is the model itself."""
     return list(dict.fromkeys(name.rpartition(".")[0] for name in usage.unused_names))
+
+
+def oracle_of_call(model: nn.Module, args: Sequence[Any] = (),
+                   kwargs: dict[str, Any] | None = None) -> Usage:
+    """What the oracle sees when ``model(*args, **kwargs)`` runs on the caller's own inputs
+    (as a summary's ``input_data`` and ``forward_kwargs`` give them)."""
+    keywords = kwargs or {}
+    return oracle_usage(model, lambda: model(*args, **keywords))

@@ -277,7 +277,7 @@ BAD = [
      "--dtypes has 2 entries but --input-size describes 1 input: give one dtype per input"),
     ([f"{MODELS}:Tiny", "--input-size", "3", "--batch-size", "0"],
      "--batch-size 0 is not valid: expected -1 (shown as -1 in the table) or a positive int"),
-    ([f"{MODELS}:Tiny"], "--input-size is required with TARGET"),
+    ([f"{MODELS}:Tiny"], "--input-size or --input-data is required with TARGET"),
     (["--json"], "TARGET is required with these options (no arguments at all runs the demo)"),
     ([f"{MODELS}:Tiny", "--input-size", "3", "--format", "github"],
      "--format applies to the --compare table: add --compare"),

@@ -56,7 +56,7 @@ EXPECTED_SHAPE = "expected a tuple of positive ints"
 
 @pytest.mark.parametrize(
     "bad",
-    [0, -3, 2.5, "3,224", [(3, 0)], True, None, (3, -1), (3, 2.0), (True, 3), [(3,), "x"],
+    [0, -3, 2.5, "3,224", [(3, 0)], True, (3, -1), (3, 2.0), (True, 3), [(3,), "x"],
      [(3,), (0, 2)]],
 )
 def test_bad_input_size(bad, capsys):

@@ -62,6 +62,11 @@ def main() -> None:
     text, again = summary_string(model, (4,), device="cpu", layout="pypi")
     print(text.count("\n"), figures(again))
     figures(compare(model, (4,), device="cpu", tablefmt="github"))
+    x = torch.rand(2, 4)
+    figures(summary(model, input_data=x, device="cpu"))
+    figures(summary(model, input_data=[x], forward_kwargs={}, device="cpu"))
+    figures(summary_string(model, input_data={"input": x}, device="cpu")[1])
+    figures(compare(model, input_data=(x,), device="cpu"))
     try:
         summary(nn.Linear(3, 2), (5,), device="cpu")
     except SummaryError as error:

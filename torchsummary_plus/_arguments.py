@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import operator
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 import torch.nn as nn
 
+from ._given import GivenCall, check_given, check_reachable, shapes_and_dtypes
 from ._legacy import LAYOUTS
 
 
@@ -26,6 +27,7 @@ class CallSpec:
     device: torch.device  # where the inputs are made and the pass runs
     meta_run: bool  # run a model with real parameters on meta stand-ins
     layout: str
+    given: GivenCall = field(default_factory=GivenCall)  # the caller's input_data and forward_kwargs
 
 
 def _as_int(value: Any) -> int | None:
@@ -77,7 +79,7 @@ def _dtype_of(item: Any) -> torch.dtype | None:
     return None
 
 
-def check_dtypes(dtypes: Any, n_inputs: int) -> tuple[torch.dtype, ...]:
+def check_dtypes(dtypes: Any, n_inputs: int, described_by: str = "input_size") -> tuple[torch.dtype, ...]:
     if dtypes is None:
         return (torch.float32,) * n_inputs
     if not isinstance(dtypes, (list, tuple)):
@@ -87,7 +89,7 @@ def check_dtypes(dtypes: Any, n_inputs: int) -> tuple[torch.dtype, ...]:
         )
     if len(dtypes) != n_inputs:
         raise ValueError(
-            f"dtypes has {len(dtypes)} entries but input_size describes {n_inputs} "
+            f"dtypes has {len(dtypes)} entries but {described_by} describes {n_inputs} "
             f"input{'s' if n_inputs != 1 else ''}: give one dtype per input"
         )
     found = []
@@ -184,6 +186,8 @@ def check_call(
     device: Any,
     dtypes: Any,
     layout: Any,
+    input_data: Any = None,
+    forward_kwargs: Any = None,
 ) -> CallSpec:
     """Raise TypeError/ValueError for anything wrong; return the normalised call."""
     if not isinstance(model, nn.Module):
@@ -193,11 +197,38 @@ def check_call(
         )
     if layout not in LAYOUTS:
         raise ValueError(f"layout={layout!r} is not valid: expected one of {LAYOUTS}")
-    shapes = check_input_size(input_size)
+    if input_size is None and input_data is None:
+        raise TypeError(
+            "input_size is missing: give input_size (such as (3, 224, 224)) for inputs made like "
+            "torchsummary's, or input_data= with the model's own inputs"
+        )
     batch = check_batch_size(batch_size)
-    types = check_dtypes(dtypes, len(shapes))
+    given = check_given(input_data, forward_kwargs)
+    if given.args is None:
+        shapes = check_input_size(input_size)
+        types = check_dtypes(dtypes, len(shapes))
+    else:
+        shapes, types = shapes_and_dtypes(given)
+        _check_agree(input_size, dtypes, shapes, types)
     run_device, meta_run = resolve_device(model, device)
-    return CallSpec(shapes, batch, types, run_device, meta_run, layout)
+    check_reachable(given, run_device)
+    return CallSpec(shapes, batch, types, run_device, meta_run, layout, given)
+
+
+def _check_agree(input_size: Any, dtypes: Any, shapes: tuple[tuple[int, ...], ...],
+                 types: tuple[torch.dtype, ...]) -> None:
+    """``input_size`` and ``dtypes`` given beside ``input_data`` must describe its tensors."""
+    described = [list(s) for s in shapes]
+    if input_size is not None and check_input_size(input_size) != shapes:
+        raise ValueError(
+            f"input_size={input_size!r} disagrees with input_data, whose tensors have the shapes "
+            f"{described} without their first dimension: leave input_size out, or make them agree"
+        )
+    if dtypes is not None and check_dtypes(dtypes, len(types), "input_data") != types:
+        raise ValueError(
+            f"dtypes={dtypes!r} disagrees with input_data, whose tensors are "
+            f"{[str(t) for t in types]}: leave dtypes out, or make them agree"
+        )
 
 
 def make_inputs(spec: CallSpec) -> list[torch.Tensor]:

@@ -22,7 +22,7 @@ import importlib.metadata
 import inspect
 import io
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,7 +34,7 @@ from ._arguments import CallSpec, check_call
 from ._footnotes import wrapped
 from ._index import index_model
 from ._legacy import MB, LegacyFigures
-from ._pipeline import Device, InputSize, summarize
+from ._pipeline import Device, InputData, InputSize, summarize
 from ._render import legacy_table
 from ._result import SummaryResult
 from ._sharded_pass import fsdp_slots, reshard_moved
@@ -302,6 +302,9 @@ def torchsummary_check(model: nn.Module, spec: CallSpec, result: SummaryResult) 
     if torchsummary.__name__.startswith(__package__):
         return ["torchsummary check: could not check, 'torchsummary' is torchsummary_plus here "
                 "(under torchsummary-plus run)"]
+    if spec.given.args is not None or spec.given.kwargs:
+        return ["torchsummary check: could not check, torchsummary makes its own inputs and "
+                "takes no input_data or forward_kwargs"]
     if spec.device.type not in ("cpu", "cuda"):
         return [f"torchsummary check: could not check, torchsummary runs on 'cpu' or 'cuda' only, "
                 f"not {spec.device.type!r}"]
@@ -337,11 +340,13 @@ def print_comparison(model: nn.Module, spec: CallSpec, result: SummaryResult,
 
 def compare(
     model: nn.Module,
-    input_size: InputSize,
+    input_size: InputSize | None = None,
     batch_size: int = -1,
     device: Device = "cuda",
     dtypes: Sequence[Any] | None = None,
     *,
+    input_data: InputData | None = None,
+    forward_kwargs: Mapping[str, Any] | None = None,
     tablefmt: str = "simple",
 ) -> SummaryResult:
     """Print torchsummary's figures beside the true ones, from one forward pass.
@@ -350,7 +355,8 @@ def compare(
     Returns the same result ``summary`` returns.
     """
     check_tablefmt(tablefmt)
-    spec = check_call(model, input_size, batch_size, device, dtypes, "pypi")
+    spec = check_call(model, input_size, batch_size, device, dtypes, "pypi", input_data,
+                      forward_kwargs)
     _, result = summarize(spec, model, plus=False)
     print_comparison(model, spec, result, tablefmt)
     return result

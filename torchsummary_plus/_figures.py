@@ -16,6 +16,7 @@ import torch
 from ._activations import scaled_to_batch
 from ._arguments import CallSpec
 from ._facts import ParamInfo
+from ._given import input_nbytes
 from ._legacy import LegacyFigures, shown_and_counted
 from ._legacy import legacy_figures as legacy_arithmetic
 from ._sharded_pass import RankShare
@@ -138,7 +139,10 @@ def table_rows(trace: Trace, batch_size: int) -> tuple[list[Row], RowSums]:
 
 
 def input_bytes(spec: CallSpec) -> int:
-    """Every input at its own dtype, for the table's batch (one sample when it shows -1)."""
+    """Every input at its own dtype, for the table's batch (one sample when it shows -1);
+    the real bytes of the caller's tensors where ``input_data`` gave them."""
+    if spec.given.args is not None:
+        return input_nbytes(spec.given)
     batch = spec.batch_size if spec.batch_size > 0 else 1
     return sum(
         math.prod(shape) * batch * torch.empty((), dtype=dtype).element_size()
@@ -189,6 +193,12 @@ def _unused(trace: Trace) -> tuple[list[tuple[str, int]], list[tuple[str, int, i
     return unused, [(root, modules, count) for root, (modules, count) in groups.items()]
 
 
+def _for_table(nbytes: int, spec: CallSpec) -> int:
+    """Bytes of the pass for the table's batch; as measured where the caller gave the
+    inputs (their own batch is the one that ran)."""
+    return nbytes if spec.given.args is not None else scaled_to_batch(nbytes, spec.batch_size)
+
+
 def corrected_figures(trace: Trace, spec: CallSpec, sums: RowSums) -> CorrectedFigures:
     params, used_ids = trace.params, trace.used_ids
     unique = used = _totals(params.values())
@@ -198,7 +208,7 @@ def corrected_figures(trace: Trace, spec: CallSpec, sums: RowSums) -> CorrectedF
         used = _totals([info for i, info in params.items() if i in used_ids])
         unused, subtrees = _unused(trace)
     inputs = input_bytes(spec)
-    activations = scaled_to_batch(sum([row.nbytes for row in trace.rows]), spec.batch_size)
+    activations = _for_table(sum([row.nbytes for row in trace.rows]), spec)
     saved = trace.saved_bytes
     return CorrectedFigures(
         unique_params=unique[0],
@@ -209,7 +219,7 @@ def corrected_figures(trace: Trace, spec: CallSpec, sums: RowSums) -> CorrectedF
         used_params_bytes=used[2],
         input_bytes=inputs,
         activation_bytes=activations,
-        saved_activation_bytes=None if saved is None else scaled_to_batch(saved, spec.batch_size),
+        saved_activation_bytes=None if saved is None else _for_table(saved, spec),
         estimated_total_bytes=unique[2] + activations + inputs,
         shared_rows=sums.shared_rows,
         counted_twice=sums.counted_twice,

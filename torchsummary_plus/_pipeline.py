@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import gc
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 
 import torch
 import torch.nn as nn
@@ -17,6 +18,7 @@ from ._trace import run_trace
 
 InputSize = Sequence[int] | Sequence[Sequence[int]]
 Device = str | torch.device
+InputData = torch.Tensor | Sequence[Any] | Mapping[str, Any]
 
 
 @contextlib.contextmanager

@@ -35,6 +35,7 @@ from ._activations import SavedForBackward
 from ._arguments import CallSpec, make_inputs
 from ._errors import SummaryError
 from ._facts import KnownTensors, ParamInfo
+from ._given import placed, tensors_in
 from ._index import ModelIndex, index_model
 from ._interrupts import interrupts_held
 from ._observe import Call, Observation, Recorder, module_call, use_fast_path
@@ -140,13 +141,22 @@ def _forward_error(error: Exception, names: dict[nn.Module, str], rows: int) -> 
     return SummaryError(f"the model's forward pass failed {where}: {_message(error)}")
 
 
-def _inputs(spec: CallSpec) -> list[torch.Tensor]:
+def _inputs(spec: CallSpec) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """The call's positional and keyword arguments: made from ``input_size``, or copies of
+    the caller's tensors on the pass's device (see ``_given``)."""
+    given = spec.given
     try:
-        return make_inputs(spec)
+        if given.args is None:
+            return tuple(make_inputs(spec)), placed(dict(given.kwargs), spec.device)
+        args, kwargs = placed((given.args, dict(given.kwargs)), spec.device)
+        return args, kwargs
     except (RuntimeError, OverflowError, MemoryError) as error:
+        what = (
+            f"input_size={[list(s) for s in spec.input_shapes]} with a batch of 2 cannot be made"
+            if given.args is None else "the tensors of input_data and forward_kwargs cannot be copied"
+        )
         raise ValueError(
-            f"input_size={[list(s) for s in spec.input_shapes]} with a batch of 2 cannot be made on "
-            f"{spec.device}: {_message(error)}; expected sizes that fit in memory"
+            f"{what} on {spec.device}: {_message(error)}; expected sizes that fit in memory"
         ) from None
 
 
@@ -172,7 +182,7 @@ class _Pass:
         snapshot = ModelSnapshot(index)
         stack.callback(lambda: self.restore_errors.extend(snapshot.restore(self.mode.originals)))
         snapshot.set_grads_aside()
-        inputs = _inputs(spec)
+        args, kwargs = _inputs(spec)
         tensors = list(index.tensors.values())  # the model's, as the pass will see them
         if spec.meta_run:
             stand_ins = MetaStandIns(index)
@@ -183,7 +193,7 @@ class _Pass:
             tensors = list(stand_ins.stand_ins.values())
         else:
             watch.canonical = self.known.canonical  # one map, which a sharded model fills
-        self.saved.held = [*inputs, *tensors]
+        self.saved.held = [*tensors_in((args, kwargs)), *tensors]
         sharded = ShardedPass(index, watch.canonical, self.mode.watched_ids, self.saved.hold)
         stack.callback(sharded.undo)
         sharded.install()
@@ -198,7 +208,7 @@ class _Pass:
         stack.enter_context(_eager())
         stack.enter_context(self.saved)  # what autograd saves, less what the pass holds
         watch.start(watch_now=not waits)
-        return lambda: self.model(*inputs)
+        return lambda: self.model(*args, **kwargs)
 
     def trace(self) -> Trace:
         index = self.index

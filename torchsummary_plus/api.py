@@ -2,35 +2,40 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch.nn as nn
 
 from ._arguments import check_call, check_flags
 from ._compare import print_comparison
-from ._pipeline import Device, InputSize, summarize
+from ._pipeline import Device, InputData, InputSize, summarize
 from ._result import SummaryResult
 
 
 def summary(
     model: nn.Module,
-    input_size: InputSize,
+    input_size: InputSize | None = None,
     batch_size: int = -1,
     device: Device = "cuda",
     dtypes: Sequence[Any] | None = None,
     *,
+    input_data: InputData | None = None,
+    forward_kwargs: Mapping[str, Any] | None = None,
     layout: str = "pypi",
     plus: bool = True,
     compare: bool = False,
 ) -> SummaryResult:
     """Print torchsummary's table for ``model`` (byte for byte), then the corrected figures.
 
+    ``input_data`` (a tensor, a sequence of positional arguments, or a mapping of keyword
+    arguments) runs the model on the caller's own inputs instead of ones made from
+    ``input_size``; ``forward_kwargs`` is added to the call either way.
     ``compare=True`` adds the comparison table (see ``compare``), from the same pass.
     Returns the pair ``(total_params, trainable_params)`` with every figure as an attribute.
     """
     check_flags(plus=plus, compare=compare)
-    spec = check_call(model, input_size, batch_size, device, dtypes, layout)
+    spec = check_call(model, input_size, batch_size, device, dtypes, layout, input_data, forward_kwargs)
     lines, result = summarize(spec, model, plus)
     write = sys.stdout.write
     for line in lines:
@@ -44,16 +49,19 @@ def summary(
 
 def summary_string(
     model: nn.Module,
-    input_size: InputSize,
+    input_size: InputSize | None = None,
     batch_size: int = -1,
     device: Device = "cuda",
     dtypes: Sequence[Any] | None = None,
     *,
+    input_data: InputData | None = None,
+    forward_kwargs: Mapping[str, Any] | None = None,
     layout: str = "master",
     plus: bool = True,
 ) -> tuple[str, SummaryResult]:
-    """Return ``(text, result)`` as the GitHub master's ``summary_string`` does; prints nothing."""
+    """Return ``(text, result)`` as the GitHub master's ``summary_string`` does; prints nothing.
+    Arguments as ``summary``'s."""
     check_flags(plus=plus)
-    spec = check_call(model, input_size, batch_size, device, dtypes, layout)
+    spec = check_call(model, input_size, batch_size, device, dtypes, layout, input_data, forward_kwargs)
     lines, result = summarize(spec, model, plus)
     return "".join(line + "\n" for line in lines), result

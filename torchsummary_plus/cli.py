@@ -1,8 +1,9 @@
 """The ``torchsummary-plus`` command (also ``python -m torchsummary_plus``).
 
-Three uses: no arguments runs the demo; ``TARGET --input-size ...`` summarizes a model named
-on the command line; ``run SCRIPT.py [ARGS...]`` runs a script written for torchsummary with
-its imports redirected here. Mistakes in the arguments end with a message and status 2.
+Three uses: no arguments runs the demo; ``TARGET --input-size ...`` (or ``--input-data
+FILE.pt``) summarizes a model named on the command line; ``run SCRIPT.py [ARGS...]`` runs a
+script written for torchsummary with its imports redirected here. Mistakes in the arguments
+end with a message and status 2.
 
 torch is imported only once argparse has answered, so ``--help`` and ``--version`` are instant.
 """
@@ -37,6 +38,7 @@ FORMAT_ALIASES = {"markdown": "pipe", "md": "pipe"}  # Markdown's pipe table
 USAGE = f"""\
 {PROG} [-h] [--version]
        {PROG} TARGET --input-size D1,D2,... [options]
+       {PROG} TARGET --input-data FILE.pt [options]
        {PROG} run SCRIPT.py [ARGS ...]"""
 DESCRIPTION = """\
 torchsummary's table, byte for byte, followed by the figures it gets wrong.
@@ -50,7 +52,8 @@ SCRIPT.py   the script to run; its folder comes first on sys.path
 ARGS        the script's own arguments (its sys.argv[1:]), passed on unchanged"""
 # Python parameter names in the messages of the checks (_arguments), as the flags that set them.
 FLAGS = {"input_size": "--input-size", "batch_size": "--batch-size", "dtypes": "--dtypes",
-         "device": "--device", "layout": "--layout"}
+         "device": "--device", "layout": "--layout", "input_data": "--input-data",
+         "forward_kwargs": "--kwarg"}
 
 
 class UsageError(Exception):
@@ -90,6 +93,22 @@ def parse_dtypes(text: str) -> tuple[torch.dtype, ...]:
             )
         found.append(dtype)
     return tuple(found)
+
+
+def parse_kwarg(text: str) -> tuple[str, tuple[int, ...], torch.dtype]:
+    """``attention_mask=16:long`` to ``("attention_mask", (16,), torch.int64)``; float by default."""
+    import torch
+
+    name, equals, rest = text.partition("=")
+    if not equals or not name.strip().isidentifier():
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not valid: expected NAME=D1,D2[:DTYPE], such as attention_mask=16:long"
+        )
+    size, _, dtype = rest.partition(":")
+    dtypes = parse_dtypes(dtype) if dtype else (torch.float32,)
+    if len(dtypes) != 1:
+        raise argparse.ArgumentTypeError(f"{text!r} has {len(dtypes)} dtypes: expected one")
+    return name.strip(), parse_input_size(size), dtypes[0]
 
 
 def parse_build_args(text: str) -> tuple[list[Any], dict[str, Any]]:
@@ -138,6 +157,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--input-size", action="append", type=parse_input_size, metavar="D1,D2,...",
         help="shape of one input without the batch, e.g. 1,28,28; repeat it for each input",
+    )
+    parser.add_argument(
+        "--input-data", metavar="FILE.pt",
+        help="the model's own inputs instead of --input-size: a file torch.save wrote holding a "
+             "tensor, a tuple (positional arguments) or a dict (keyword arguments), loaded "
+             "with torch.load(weights_only=True)",
+    )
+    parser.add_argument(
+        "--kwarg", action="append", type=parse_kwarg, default=[], metavar="NAME=D1,D2[:DTYPE]",
+        help="an extra keyword argument of the forward: a tensor made like the inputs (uniform "
+             "noise cast to DTYPE, float by default, with the inputs' batch); repeat it for each",
     )
     parser.add_argument("--batch-size", type=int, default=-1, metavar="N",
                         help="batch size shown in the table (default -1)")
@@ -281,6 +311,44 @@ def _device(text: str) -> torch.device:
     return device
 
 
+def load_input_data(path: str) -> Any:
+    """What ``--input-data`` holds: a tensor, a tuple or list, or a dict (on the CPU; the
+    summary copies it to where the model is)."""
+    import pickle
+
+    import torch
+
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise UsageError(f"--input-data {path!r}: no such file") from None
+    except (OSError, RuntimeError, EOFError, pickle.UnpicklingError) as error:
+        raise UsageError(f"--input-data {path!r} cannot be loaded with torch.load(weights_only=True): "
+                         f"{type(error).__name__}: {error}") from None
+    if not isinstance(data, (torch.Tensor, tuple, list, dict)):
+        raise UsageError(f"--input-data {path!r} holds a {type(data).__name__}: expected a tensor, "
+                         "a tuple (positional arguments) or a dict (keyword arguments)")
+    return data
+
+
+def made_kwargs(specs: list[tuple[str, tuple[int, ...], torch.dtype]], data: Any) -> dict[str, Any]:
+    """The ``--kwarg`` tensors, made as the summary makes inputs (uniform noise from the global
+    generator, cast to the dtype), with the batch of the inputs: 2, or that of the first tensor
+    of ``--input-data``."""
+    import torch
+
+    from ._given import tensors_in
+
+    first = next(tensors_in(data), None)
+    batch = first.shape[0] if first is not None and first.dim() > 0 else 2
+    made: dict[str, Any] = {}
+    for name, shape, dtype in specs:
+        if name in made:
+            raise UsageError(f"--kwarg {name} is given twice: give each keyword argument once")
+        made[name] = torch.rand(batch, *shape).to(dtype)
+    return made
+
+
 def flag_message(message: str) -> str:
     """A check's message in the command line's words: ``batch_size=0`` becomes ``--batch-size 0``."""
     names = "|".join(FLAGS)
@@ -296,11 +364,14 @@ def summarize_target(args: argparse.Namespace) -> int:
 
     device = _device(args.device)
     model = load_model(args.target, *args.build_args).to(device)
-    sizes = args.input_size
-    input_size = sizes[0] if len(sizes) == 1 else sizes
+    sizes = args.input_size or []
+    input_size = None if not sizes else sizes[0] if len(sizes) == 1 else sizes
     dtypes = list(args.dtypes) if args.dtypes else None
+    data = None if args.input_data is None else load_input_data(args.input_data)
+    kwargs = made_kwargs(args.kwarg, data) if args.kwarg else None
     try:
-        spec = check_call(model, input_size, args.batch_size, device, dtypes, args.layout)
+        spec = check_call(model, input_size, args.batch_size, device, dtypes, args.layout,
+                          data, kwargs)
     except (TypeError, ValueError) as error:
         raise UsageError(flag_message(str(error))) from None
     try:
@@ -367,8 +438,8 @@ def _main(argv: list[str]) -> int:
 
         run_demo()
         return 0
-    if not args.input_size:
-        parser.error("--input-size is required with TARGET")
+    if not args.input_size and args.input_data is None:
+        parser.error("--input-size or --input-data is required with TARGET")
     if args.format and not args.compare:
         parser.error("--format applies to the --compare table: add --compare")
     try:
