@@ -26,6 +26,7 @@ class CallSpec:
     device: torch.device  # where the inputs are made and the pass runs
     meta_run: bool  # run a model with real parameters on meta stand-ins
     layout: str
+    flops: bool = False  # count floating-point operations in the pass (``_flops``)
 
 
 def _as_int(value: Any) -> int | None:
@@ -191,8 +192,8 @@ def check_call(
             f"model must be a torch.nn.Module, got {type(model).__module__}."
             f"{type(model).__qualname__}"
         )
-    if layout not in LAYOUTS:
-        raise ValueError(f"layout={layout!r} is not valid: expected one of {LAYOUTS}")
+    if layout not in (*LAYOUTS, "tree"):
+        raise ValueError(f"layout={layout!r} is not valid: expected one of {(*LAYOUTS, 'tree')}")
     shapes = check_input_size(input_size)
     batch = check_batch_size(batch_size)
     types = check_dtypes(dtypes, len(shapes))
