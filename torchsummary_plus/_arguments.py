@@ -13,7 +13,9 @@ from typing import Any
 import torch
 import torch.nn as nn
 
-from ._legacy import LAYOUTS
+from ._legacy import LAYOUTS as TABLE_LAYOUTS
+
+LAYOUTS = (*TABLE_LAYOUTS, "tree")  # torchsummary's two tables, and the module tree (_tree)
 
 
 @dataclass(frozen=True)
@@ -192,8 +194,8 @@ def check_call(
             f"model must be a torch.nn.Module, got {type(model).__module__}."
             f"{type(model).__qualname__}"
         )
-    if layout not in (*LAYOUTS, "tree"):
-        raise ValueError(f"layout={layout!r} is not valid: expected one of {(*LAYOUTS, 'tree')}")
+    if layout not in LAYOUTS:
+        raise ValueError(f"layout={layout!r} is not valid: expected one of {LAYOUTS}")
     shapes = check_input_size(input_size)
     batch = check_batch_size(batch_size)
     types = check_dtypes(dtypes, len(shapes))
