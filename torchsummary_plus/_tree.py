@@ -4,8 +4,8 @@ counted once in the whole table, sharing and disuse said in the module's own lin
 Its figures come from what the trace records: in this layout the pass writes one row per
 call of every module (the model and containers included), so a module's calls are its
 rows and its output shape is its first row's. Modules deeper than ``depth`` fold into their
-ancestor at ``depth``: their own parameters are added to its ``params``, so that column
-still adds up to the parameters counted once.
+ancestor at ``depth``: their own parameters are added to its ``params`` (not to its
+``params_below``), so that column still adds up to the parameters counted once.
 """
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ class TreeRecord(NamedTuple):
     output_shape: Any  # the first call's, as torchsummary shows it; None: never called
     calls: int  # times its forward ran in the pass
     params: int  # its own parameters (and those of modules folded into it), each once in the tree
-    params_below: int  # the distinct parameters of the modules below it
+    params_below: int  # the distinct parameters of the lines below it (folded ones: in params)
     used: str | None  # "yes", "no" or "partly" for the parameters of it and below; None: none
     shares: str | None  # the earlier module holding the parameters it repeats
     flops: int | None  # its calls' operations, below included; None: not asked for
@@ -74,7 +74,7 @@ def tree_records(trace: Trace, depth: int, batch_size: int) -> list[TreeRecord]:
             holder.setdefault(i, name)
         line = ancestors(name)[min(depth, _depth(name))]  # itself, or the ancestor it folds into
         shown[line] = shown.get(line, 0) + sum(numel[i] for i in ids if i not in repeated)
-        for prefix in ancestors(name)[:-1]:
+        for prefix in ancestors(line)[:-1]:
             below[prefix].update(ids)
     records = []
     flops = trace.flops
