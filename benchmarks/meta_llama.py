@@ -15,6 +15,8 @@ memory map only.
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import statistics
 import contextlib
 import io
 import json
@@ -31,12 +33,14 @@ import torch  # noqa: E402
 from benchmarks.models import (  # noqa: E402
     LLAMA_7B,
     LLAMA_13B,
+    LLAMA_70B,
+    LLAMA_405B,
     DecoderConfig,
     decoder,
     decoder_param_count,
 )
 
-CONFIGS = {"7b": LLAMA_7B, "13b": LLAMA_13B}
+CONFIGS = {"7b": LLAMA_7B, "13b": LLAMA_13B, "70b": LLAMA_70B, "405b": LLAMA_405B}
 SEQ = 128
 
 
@@ -74,10 +78,33 @@ def _measure(
     out[f"hwm_after_{tool}_mib"] = vm_hwm_mib()
 
 
+def side_by_side(model: torch.nn.Module, rounds: int = 5) -> dict:
+    """The summary against the model's own bare forward pass on meta (a batch of 2 ids),
+    interleaved, after the first (untimed here) summary above: medians and their ratio."""
+    import torchsummary_plus
+
+    ids = torch.zeros(2, SEQ, dtype=torch.long, device="meta")
+    bare, plus = [], []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        model(ids)
+        bare.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        with contextlib.redirect_stdout(io.StringIO()):
+            torchsummary_plus.summary(model, (SEQ,), device="meta", dtypes=[torch.LongTensor])
+        plus.append(time.perf_counter() - start)
+    return {
+        "bare_forward_median_s": statistics.median(bare),
+        "plus_median_s": statistics.median(plus),
+        "plus_over_bare": statistics.median(plus) / statistics.median(bare),
+        "hwm_after_side_by_side_mib": vm_hwm_mib(),
+    }
+
+
 def run(config: DecoderConfig, with_torchinfo: bool) -> dict:
     out: dict = {
-        "config": {k: getattr(config, k) for k in ("layers", "hidden", "mlp", "heads", "vocab",
-                                                    "tie_embeddings")},
+        "config": {k: getattr(config, k) for k in ("layers", "hidden", "mlp", "heads", "kv_heads",
+                                                    "vocab", "tie_embeddings")},
         "expected_params": decoder_param_count(config),
         "rss_start_mib": peak_rss_mib(),
         "hwm_start_mib": vm_hwm_mib(),
@@ -105,6 +132,7 @@ def run(config: DecoderConfig, with_torchinfo: bool) -> dict:
             },
         )
     out["still_on_meta"] = all(p.is_meta for p in model.parameters())
+    out.update(side_by_side(model))
 
     if with_torchinfo:
         try:
@@ -133,8 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print one JSON object only")
     args = parser.parse_args(argv)
     base = CONFIGS[args.config]
-    config = DecoderConfig(base.layers, base.hidden, base.mlp, base.heads, base.vocab,
-                           tie_embeddings=args.tied)
+    config = dataclasses.replace(base, tie_embeddings=args.tied)
     out = run(config, args.torchinfo)
     out["name"] = args.config + (" tied" if args.tied else "")
     if args.json:

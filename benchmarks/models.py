@@ -212,16 +212,24 @@ class DecoderConfig:
     vocab: int
     tie_embeddings: bool = False
     eps: float = 1e-6
+    kv_heads: int | None = None  # grouped-query attention: fewer key/value heads (None: as many)
+
+    @property
+    def kv_hidden(self) -> int:
+        """The width of the key and value projections."""
+        return self.hidden * (self.kv_heads or self.heads) // self.heads
 
 
 LLAMA_7B = DecoderConfig(layers=32, hidden=4096, mlp=11008, heads=32, vocab=32000)
 LLAMA_13B = DecoderConfig(layers=40, hidden=5120, mlp=13824, heads=40, vocab=32000)
+LLAMA_70B = DecoderConfig(layers=80, hidden=8192, mlp=28672, heads=64, vocab=128256, kv_heads=8)
+LLAMA_405B = DecoderConfig(layers=126, hidden=16384, mlp=53248, heads=128, vocab=128256, kv_heads=8)
 
 
 def decoder_param_count(config: DecoderConfig) -> int:
     """Distinct parameters of ``Decoder(config)``, by formula."""
-    h, m = config.hidden, config.mlp
-    per_layer = 4 * h * h + 3 * h * m + 2 * h  # q/k/v/o, gate/up/down, two norm weights
+    h, m, kv = config.hidden, config.mlp, config.kv_hidden
+    per_layer = 2 * h * h + 2 * h * kv + 3 * h * m + 2 * h  # q/o, k/v, gate/up/down, two norms
     head = 0 if config.tie_embeddings else config.vocab * h
     return config.layers * per_layer + config.vocab * h + h + head
 
@@ -244,18 +252,20 @@ class Attention(nn.Module):
         super().__init__()
         h = config.hidden
         self.heads = config.heads
+        self.kv_heads = config.kv_heads or config.heads
         self.q_proj = nn.Linear(h, h, bias=False)
-        self.k_proj = nn.Linear(h, h, bias=False)
-        self.v_proj = nn.Linear(h, h, bias=False)
+        self.k_proj = nn.Linear(h, config.kv_hidden, bias=False)
+        self.v_proj = nn.Linear(h, config.kv_hidden, bias=False)
         self.o_proj = nn.Linear(h, h, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         batch, seq, hidden = x.shape
-        split = (batch, seq, self.heads, hidden // self.heads)
-        q = self.q_proj(x).view(split).transpose(1, 2)
-        k = self.k_proj(x).view(split).transpose(1, 2)
-        v = self.v_proj(x).view(split).transpose(1, 2)
-        y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        width = hidden // self.heads
+        q = self.q_proj(x).view(batch, seq, self.heads, width).transpose(1, 2)
+        k = self.k_proj(x).view(batch, seq, self.kv_heads, width).transpose(1, 2)
+        v = self.v_proj(x).view(batch, seq, self.kv_heads, width).transpose(1, 2)
+        grouped = self.kv_heads != self.heads
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=grouped)
         return self.o_proj(y.transpose(1, 2).reshape(batch, seq, hidden))
 
 

@@ -7,7 +7,6 @@ Both are measured on the pass's own batch; ``scaled_to_batch`` gives the table's
 from __future__ import annotations
 
 import dataclasses
-import weakref
 from collections.abc import Iterable
 from types import TracebackType
 from typing import Any
@@ -19,22 +18,22 @@ PASS_BATCH = 2  # the pass runs a batch of 2, as torchsummary's does (see _argum
 
 
 def _storage_bytes(tensor: Tensor) -> tuple[Any, int]:
-    """(the tensor's storage, or None where it has none of its own, and its bytes).
+    """(the tensor's storage, or None where it has none of its own, and its bytes). Read
+    where no mode of the pass is on (``Recorder.write``, ``SavedForBackward``).
 
     Layouts without one storage (sparse, wrapper subclasses such as DTensor, whose own
     storage is empty) count ``numel * element_size``; an empty tensor counts 0."""
-    with torch._C.DisableTorchFunction():  # no mode of the pass sees the summary's own reads
-        try:
-            storage = tensor.untyped_storage()
-            nbytes = storage.nbytes()
-        except (RuntimeError, NotImplementedError, TypeError):
-            storage, nbytes = None, 0
-        if nbytes:
-            return storage, nbytes
-        try:
-            return None, tensor.numel() * tensor.element_size()
-        except (RuntimeError, NotImplementedError, TypeError):  # no size to be had: none counted
-            return None, 0
+    try:
+        storage = tensor.untyped_storage()
+        nbytes = storage.nbytes()
+    except (RuntimeError, NotImplementedError, TypeError):
+        storage, nbytes = None, 0
+    if nbytes:
+        return storage, nbytes
+    try:
+        return None, tensor.numel() * tensor.element_size()
+    except (RuntimeError, NotImplementedError, TypeError):  # no size to be had: none counted
+        return None, 0
 
 
 def output_nbytes(output: Any) -> int:
@@ -77,41 +76,33 @@ class SavedForBackward:
     Tensors that share a storage with ``held`` (the model's parameters and buffers, the
     inputs: counted elsewhere) are not activations and are left out. Where autograd is off
     on entry (``torch.no_grad()``, ``torch.inference_mode()``) nothing is saved and nothing
-    is measured: ``nbytes`` stays None, never a misleading 0. Enter it before any
-    TorchFunctionMode of the pass starts: it reads the held tensors' storages on entry.
+    is measured: ``nbytes`` stays None, never a misleading 0. Each saved tensor is only
+    noted while the pass runs (a detached alias, which keeps its storage, and so its
+    address, for the count); the count is made on exit.
     """
 
     def __init__(self, held: Iterable[Tensor]) -> None:
         self.held = held
         self.nbytes: int | None = None
-        self._held_keys: set[int] = set()
-        # key -> the storage, weakly: a key seen again is the same storage only while the
-        # first one is alive (a storage freed during the pass may leave its key to another)
-        self._seen: dict[int, weakref.ref[Any]] = {}
+        self._saved: list[Tensor] = []
         self._hooks: Any = None
 
     def __enter__(self) -> SavedForBackward:
-        if not torch.is_grad_enabled():
-            return self
-        for tensor in self.held:
-            storage = _storage_bytes(tensor)[0]
-            if storage is not None:
-                self._held_keys.add(storage._cdata)
-        self.nbytes = 0
-        self._hooks = torch.autograd.graph.saved_tensors_hooks(self._pack, _unpack)
-        self._hooks.__enter__()
+        if torch.is_grad_enabled():
+            self._hooks = torch.autograd.graph.saved_tensors_hooks(self._pack, _unpack)
+            self._hooks.__enter__()
         return self
 
     def _pack(self, tensor: Tensor) -> Tensor:
-        storage, nbytes = _storage_bytes(tensor)
-        if storage is not None:
-            key = storage._cdata
-            known = self._seen.get(key)
-            if key in self._held_keys or (known is not None and known() is storage):
-                return tensor
-            self._seen[key] = weakref.ref(storage)
-        self.nbytes = (self.nbytes or 0) + nbytes
-        return tensor
+        """Note a saved tensor; autograd keeps what this returns. A detached alias (the
+        same storage): the tensor itself, when it is an output of the graph that saves it,
+        makes a reference cycle inside torch that nothing collects, which would keep the
+        pass's tensors and the model's parameters held after the pass (and the next
+        summary's gate closed). Backward through the alias gives the same gradients; only
+        a double backward inside the model's own forward would not see through it."""
+        alias = tensor.detach()
+        self._saved.append(alias)
+        return alias
 
     def __exit__(
         self,
@@ -119,14 +110,26 @@ class SavedForBackward:
         error: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self._hooks is not None:
-            self._hooks.__exit__(kind, error, tb)
-            self._hooks = None
-        self._seen.clear()
+        if self._hooks is None:
+            return
+        self._hooks.__exit__(kind, error, tb)
+        self._hooks = None
+        with torch._C.DisableTorchFunction():
+            held = {storage._cdata for storage, _ in map(_storage_bytes, self.held) if storage is not None}
+            counted: dict[int, int] = {}  # storage -> bytes, each storage once
+            loose = 0  # bytes of tensors without a storage of their own
+            for storage, nbytes in map(_storage_bytes, self._saved):
+                if storage is None:
+                    loose += nbytes
+                elif storage._cdata not in held:
+                    counted[storage._cdata] = nbytes
+        self.nbytes = sum(counted.values()) + loose
+        self._saved.clear()
+        self.held = ()  # the model's tensors are not kept past the pass (the gate counts references)
 
 
-def _unpack(tensor: Tensor) -> Tensor:
-    return tensor
+def _unpack(packed: Tensor) -> Tensor:
+    return packed
 
 
 def scaled_to_batch(nbytes: int, batch_size: int) -> int:

@@ -175,14 +175,15 @@ class _Pass:
         stack.callback(lambda: self.restore_errors.extend(snapshot.restore(self.mode.originals)))
         snapshot.set_grads_aside()
         inputs = _inputs(spec)
+        tensors = list(index.tensors.values())  # the model's, as the pass will see them
         if spec.meta_run:
             stand_ins = MetaStandIns(index)
             stack.callback(stand_ins.put_back)
             stand_ins.swap_in()
             watch.canonical = self.known.canonical = stand_ins.canonical()
             self.mode.watched_ids = set(watch.canonical)
-        # held before the guard, whose registries a read would switch the watch on
-        self.saved.held = [*inputs, *self.model.parameters(), *self.model.buffers()]
+            tensors = list(stand_ins.stand_ins.values())
+        self.saved.held = [*inputs, *tensors]
         if waits:
             guard = RegistryGuard(index, watch)
             stack.callback(guard.put_back)
