@@ -115,6 +115,10 @@ def test_albert_layer_run_twelve_times():
     # each parameter once, however often it ran: the layer's own count, 16*16+16 + 2*16 +
     # 16*32+32 + 32*16+16 + 2*16 = 272 + 32 + 544 + 528 + 32 = 1,408
     assert lines["layer_groups"].params_below == 1408
+    # at depth 3 the feed-forward's two Linears fold into it: 16*32+32 + 32*16+16 = 1,072
+    _, result = _printed(TinyAlbert(), (6,), [torch.long], layout="tree", depth=3)
+    ffn = {r.module: r for r in result.tree}["layer_groups.0.ffn"]
+    assert (ffn.params, ffn.params_below, ffn.used) == (1072, 0, "yes")
 
 
 def test_one_linear_flops_by_hand():

@@ -65,6 +65,7 @@ def tree_records(trace: Trace, depth: int, batch_size: int) -> list[TreeRecord]:
     holder: dict[int, str] = {}  # parameter -> the first module holding it
     shown: dict[str, int] = {}  # qualified name of each line -> its params
     shares: dict[str, str | None] = {}
+    held: dict[str, set[int]] = {}  # each line -> its own parameters and those folded into it
     below: dict[str, set[int]] = {name: set() for name in trace.modules}
     for name in trace.modules:
         ids = trace.owners.get(name, ())
@@ -74,6 +75,7 @@ def tree_records(trace: Trace, depth: int, batch_size: int) -> list[TreeRecord]:
             holder.setdefault(i, name)
         line = ancestors(name)[min(depth, _depth(name))]  # itself, or the ancestor it folds into
         shown[line] = shown.get(line, 0) + sum(numel[i] for i in ids if i not in repeated)
+        held.setdefault(line, set()).update(ids)
         for prefix in ancestors(line)[:-1]:
             below[prefix].update(ids)
     records = []
@@ -81,7 +83,7 @@ def tree_records(trace: Trace, depth: int, batch_size: int) -> list[TreeRecord]:
     for name in trace.modules:
         if _depth(name) > depth:
             continue
-        mine = below[name].union(trace.owners.get(name, ()))
+        mine = below[name] | held[name]
         output = first.get(name)
         records.append(TreeRecord(
             module=name,
