@@ -8,10 +8,12 @@ tests/test_tree.py`` rewrites them, and ``git diff tests/golden_tree`` shows wha
 from __future__ import annotations
 
 import contextlib
+import gc
 import io
 import json
 import os
 import pathlib
+import sys
 from typing import Any
 
 import pytest
@@ -29,10 +31,13 @@ UPDATE = os.environ.get("UPDATE_GOLDENS") == "1"
 DEEP = 99  # deeper than any model here: every module its own line
 
 
-def _printed(model: nn.Module, input_size: Any, dtypes: Any = None, **options: Any) -> tuple[str, Any]:
+def _printed(
+    model: nn.Module, input_size: Any, dtypes: Any = None, device: str = "cpu",
+    **options: Any,
+) -> tuple[str, Any]:
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        result = summary(model, input_size, device="cpu", dtypes=dtypes, **options)
+        result = summary(model, input_size, device=device, dtypes=dtypes, **options)
     return out.getvalue(), result
 
 
@@ -269,3 +274,20 @@ def test_bad_options_fail_before_anything_prints(options, error, message, capsys
     with pytest.raises(error, match=message.replace("(", r"\(").replace(")", r"\)")):
         summary(nn.Linear(2, 2), (2,), device="cpu", **options)
     assert capsys.readouterr().out == ""
+
+
+def test_flops_on_meta_stand_ins_equal_those_on_the_cpu():
+    model = CnnUnusedHead()
+    total, _ = _own_flops(model, _inputs((3, 8, 8), None))
+    _, result = _printed(model, (3, 8, 8), device="meta", flops=True)
+    assert result.flops == total
+
+
+def test_the_counter_keeps_no_reference_to_a_parameter():
+    model = TiedLM()
+    gc.collect()
+    before = [sys.getrefcount(p) for p in model.parameters()]
+    for _ in range(2):
+        _printed(model, (5,), [torch.long], layout="tree", flops=True)
+    gc.collect()
+    assert [sys.getrefcount(p) for p in model.parameters()] == before
