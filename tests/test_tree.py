@@ -19,12 +19,12 @@ from typing import Any
 import pytest
 import torch
 import torch.nn as nn
+from test_used_oracle import CATALOG, _built
 from torch.utils.flop_counter import FlopCounterMode
+from tree_models import TREE_MODELS, CnnUnusedHead, TiedLM, TinyAlbert
 
 from torchsummary_plus import summary, summary_string
 from torchsummary_plus.cli import main
-from test_used_oracle import CATALOG, _built
-from tree_models import TREE_MODELS, CnnUnusedHead, TiedLM, TinyAlbert
 
 GOLDEN = pathlib.Path(__file__).parent / "golden_tree"
 UPDATE = os.environ.get("UPDATE_GOLDENS") == "1"
@@ -45,7 +45,7 @@ def _inputs(input_size: Any, dtypes: Any) -> list[torch.Tensor]:
     """A batch of 2 per input, as the pass makes them."""
     shapes = [input_size] if isinstance(input_size[0], int) else list(input_size)
     types = dtypes or [torch.float32] * len(shapes)
-    return [torch.rand(2, *shape).to(getattr(t, "dtype", t)) for shape, t in zip(shapes, types)]
+    return [torch.rand(2, *shape).to(getattr(t, "dtype", t)) for shape, t in zip(shapes, types, strict=True)]
 
 
 def _block(text: str) -> list[str]:
@@ -177,7 +177,7 @@ def test_calls_equal_those_of_forward_hooks(name):
 
 
 FLOP_MODELS = {
-    **{name: entry for name, entry in TREE_MODELS.items()},
+    **TREE_MODELS,
     "transformer_layer": (lambda: nn.TransformerEncoderLayer(16, 4, 32, batch_first=True).eval(),
                           (5, 16), None),
     "conv_net": (lambda: nn.Sequential(nn.Conv2d(3, 6, 3), nn.ReLU(), nn.Conv2d(6, 2, 1),
