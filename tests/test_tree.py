@@ -291,3 +291,50 @@ def test_the_counter_keeps_no_reference_to_a_parameter():
         _printed(model, (5,), [torch.long], layout="tree", flops=True)
     gc.collect()
     assert [sys.getrefcount(p) for p in model.parameters()] == before
+
+
+class TiedWithBias(nn.Module):
+    """GPT-2's tie with a head bias of its own: the head repeats one tensor, adds one."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(10, 4)
+        self.head = nn.Linear(4, 10)
+        self.head.weight = self.embed.weight
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.head(self.embed(ids))
+
+
+def test_a_module_sharing_part_of_its_parameters():
+    # embed 10*4 = 40; head: the same weight, and a bias of 10 of its own; 50 in all
+    text, result = _printed(TiedWithBias(), (3,), [torch.long], layout="tree")
+    head = result.tree[2]
+    assert (head.module, head.params, head.shares) == ("head", 10, "embed")
+    assert "10, shares embed" in text
+    assert result.unique_params == sum(r.params for r in result.tree) == 50
+
+
+class HeldTwice(nn.Module):
+    """One Linear held by two containers, run once through each."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        shared = nn.Linear(4, 4)
+        self.a = nn.Sequential(shared)
+        self.b = nn.Sequential(shared)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.b(self.a(x))
+
+
+def test_flops_of_a_module_held_twice():
+    # Linear(4, 4) on the pass's batch of 2: 2 rows x 4 outputs x 4 multiply-adds x 2 = 64
+    # a call; it runs twice (through a and through b): 128, under its first name a.0
+    _, result = _printed(HeldTwice(), (4,), layout="tree", flops=True)
+    lines = {r.module: r for r in result.tree}
+    assert list(lines) == ["", "a", "a.0", "b"]  # one line per module: a.0 once
+    assert (lines["a.0"].calls, lines["a.0"].flops) == (2, 128)
+    assert (lines["a"].flops, lines["b"].flops, lines[""].flops) == (64, 64, 128)
+    # its parameters below its first parent only (4*4 + 4 = 20): b has no line below it
+    assert (lines["a"].params_below, lines["b"].params_below) == (20, 0)

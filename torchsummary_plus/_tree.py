@@ -32,7 +32,7 @@ class TreeRecord(NamedTuple):
     params: int  # its own parameters (and those of modules folded into it), each once in the tree
     params_below: int  # the distinct parameters of the lines below it (folded ones: in params)
     used: str | None  # "yes", "no" or "partly" for the parameters of it and below; None: none
-    shares: str | None  # the earlier module holding the parameters it repeats
+    shares: str | None  # the earlier module holding own parameters of its (not counted here)
     flops: int | None  # its calls' operations, below included; None: not asked for
 
 
@@ -93,7 +93,7 @@ def tree_records(trace: Trace, depth: int, batch_size: int) -> list[TreeRecord]:
             params=shown[name],
             params_below=sum(numel[i] for i in below[name]),
             used=_used(mine, trace.used_ids),
-            shares=shares[name] if shown[name] == 0 else None,
+            shares=shares[name],
             flops=None if flops is None else flops.by_module[name],
         ))
     return records
@@ -114,7 +114,9 @@ def tree_table(
     cells = []
     for r in records:
         label = "  " * r.depth + (r.module.rsplit(".", 1)[-1] if r.module else model_name)
-        params = f"shares {r.shares}" if r.shares is not None else f"{r.params:,}"
+        params = f"{r.params:,}"
+        if r.shares is not None:
+            params = f"shares {r.shares}" if r.params == 0 else f"{params}, shares {r.shares}"
         cells.append([
             label, "-" if r.output_shape is None else str(r.output_shape), f"{r.calls:,}", params,
             f"{r.params_below:,}", r.used or "-", *([] if r.flops is None else [f"{r.flops:,}"]),
