@@ -15,7 +15,7 @@ import torch.nn as nn
 import torchsummary
 
 from torchsummary_plus import summary, summary_string
-from torchsummary_plus._legacy import legacy_numel, shown_shape
+from torchsummary_plus._legacy import legacy_numel, shown_and_counted
 from torchsummary_plus._shapes import Opaque, describe
 from torchsummary_plus._demo import SharedConv as SeedSharing  # the seed cases, defined once
 from torchsummary_plus._demo import UnusedConv as SeedUnused
@@ -43,6 +43,13 @@ def test_describe_tensor_and_containers():
     assert describe(Output(c, 7)) == {"logits": S([1, 3]), "extra": Opaque("int")}
     assert describe(None) is None
     assert describe("text") == Opaque("str")
+
+
+
+
+def shown_shape(description, batch_size):
+    """The object whose str is the row's Output Shape cell."""
+    return shown_and_counted(description, batch_size)[0]
 
 
 # --- shown_shape: the Output Shape cell ------------------------------------------------

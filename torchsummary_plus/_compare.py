@@ -72,11 +72,6 @@ class FigureRow:
     values: tuple[str, ...]  # torchsummary, unique in table, unique in model, used in pass
     reasons: tuple[str, ...]  # empty where all four agree
 
-    @property
-    def why(self) -> str:
-        """The reasons as one sentence."""
-        return "; ".join(self.reasons) or "all four agree"
-
 
 @dataclass(frozen=True)
 class _Reasons:

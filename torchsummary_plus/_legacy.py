@@ -106,11 +106,6 @@ def shown_and_counted(description: Any, batch_size: int) -> tuple[Any, int]:
     return shown, legacy_numel(shown)
 
 
-def shown_shape(description: Any, batch_size: int) -> Any:
-    """The object whose ``str`` is the row's Output Shape cell."""
-    return shown_and_counted(description, batch_size)[0]
-
-
 def _leaf_shapes(shown: Any) -> list[list[int]]:
     if isinstance(shown, list) and all(isinstance(n, int) for n in shown):
         return [shown]

@@ -18,7 +18,6 @@ Both write rows through one ``Recorder``.
 """
 from __future__ import annotations
 
-import contextlib
 import functools
 import os
 from types import FrameType
@@ -46,7 +45,6 @@ _CALL_IMPL_HOOK_NAMES = frozenset(
     + ["_global_forward_hooks_always_called", "_forward_hooks_always_called", "_forward_hooks_with_kwargs"]
 )
 _tracing_state = torch._C._get_tracing_state
-_NOTHING = contextlib.nullcontext()
 
 
 class Call(NamedTuple):
@@ -116,19 +114,25 @@ class Recorder:
         plan = self.plan.get(module)
         if plan is None or not plan[0]:
             return
-        copies, target, name = plan
         watch = self.watch
         watch.inside += 1
         try:
-            with torch._C.DisableTorchFunction() if watch.watching else _NOTHING:
-                description = describe(output)
-                nbytes = output_nbytes(output)
-                for _ in range(copies):
-                    at = len(target)
-                    target.append(None)  # this row's number comes before rows its reads may add
-                    target[at] = Call(name, self.facts.of(module), description, nbytes)
+            if watch.watching:
+                with torch._C.DisableTorchFunction():
+                    self._append(module, output, plan)
+            else:
+                self._append(module, output, plan)
         finally:
             watch.inside -= 1
+
+    def _append(self, module: nn.Module, output: Any, plan: tuple[int, list[Call | None], str]) -> None:
+        copies, target, name = plan
+        description = describe(output)
+        nbytes = output_nbytes(output)
+        for _ in range(copies):
+            at = len(target)
+            target.append(None)  # this row's number comes before rows its reads may add
+            target[at] = Call(name, self.facts.of(module), description, nbytes)
 
     def table(self) -> list[Call]:
         rows = self.rows or self.model_rows
