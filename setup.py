@@ -20,7 +20,7 @@ setup(
     packages=find_packages(include=["torchsummary_plus", "torchsummary_plus.*"]),
     package_data={"torchsummary_plus": ["py.typed"]},
     python_requires=">=3.10",
-    install_requires=["torch>=2.1", "tabulate>=0.8"],
+    install_requires=["torch>=2.1", "tabulate>=0.10"],
     entry_points={"console_scripts": ["torchsummary-plus=torchsummary_plus.cli:main"]},
     license="MIT",
     license_files=["LICENSE"],

@@ -152,6 +152,8 @@ TINY_JSON = {
     "rows": [
         {"name": "Linear-1", "module": "fc", "output_shape": "[-1, 2]", "params": 8, "shared_with": None}
     ],
+    "flops": None,  # not asked for
+    "tree": None,  # not the tree layout
 }
 
 
@@ -280,7 +282,11 @@ BAD = [
     ([f"{MODELS}:Tiny"], "--input-size or --input-data is required with TARGET"),
     (["--json"], "TARGET is required with these options (no arguments at all runs the demo)"),
     ([f"{MODELS}:Tiny", "--input-size", "3", "--format", "github"],
-     "--format applies to the --compare table: add --compare"),
+     "--format applies to the --compare table or the tree: add --compare or --layout tree"),
+    ([f"{MODELS}:Tiny", "--input-size", "3", "--depth", "2"],
+     "--depth 2 applies to --layout 'tree' only (this call has --layout 'pypi')"),
+    ([f"{MODELS}:Tiny", "--input-size", "3", "--layout", "tree", "--depth", "-1"],
+     "--depth -1 is not valid: expected an int >= 0 (0: the model only)"),
     ([f"{MODELS}:Tiny", "--input-size", "3", "--device", "gpu"],
      "--device 'gpu' is not a device torch knows: expected cpu, cuda, cuda:1 or meta"),
     ([f"{MODELS}:Tiny", "--input-size", "3", "--json", "--compare"],

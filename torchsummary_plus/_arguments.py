@@ -14,7 +14,9 @@ import torch
 import torch.nn as nn
 
 from ._given import GivenCall, check_given, check_reachable, shapes_and_dtypes
-from ._legacy import LAYOUTS
+from ._legacy import LAYOUTS as TABLE_LAYOUTS
+
+LAYOUTS = (*TABLE_LAYOUTS, "tree")  # torchsummary's two tables, and the module tree (_tree)
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,7 @@ class CallSpec:
     meta_run: bool  # run a model with real parameters on meta stand-ins
     layout: str
     given: GivenCall = field(default_factory=GivenCall)  # the caller's input_data and forward_kwargs
+    flops: bool = False  # count floating-point operations in the pass (``_flops``)
 
 
 def _as_int(value: Any) -> int | None:

@@ -58,6 +58,7 @@ class CorrectedFigures:
     table_unique_requires_grad_params: int  # by each tensor's own flag
     table_unique_params_bytes: int
     uncounted: list[tuple[str, int]]  # (parameter, size) that no row of the table counts
+    flops: int | None = None  # floating-point operations of the pass; None: not asked for
     rank_share: RankShare | None = None  # what this rank holds of a sharded model
 
 
@@ -235,5 +236,6 @@ def corrected_figures(trace: Trace, spec: CallSpec, sums: RowSums) -> CorrectedF
             if sums.counted.issuperset(params)
             else [(p.name, p.numel) for i, p in params.items() if i not in sums.counted]
         ),
+        flops=None if trace.flops is None else trace.flops.total,
         rank_share=trace.rank_share,
     )

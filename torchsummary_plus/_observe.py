@@ -93,7 +93,9 @@ class Recorder:
         for module, name in index.names.items():
             if module in index.scripted:
                 continue
-            if layout == "pypi" and module is model:
+            if layout == "tree":  # one row per call of every module: the tree's calls
+                self.plan[module] = (1, self.rows, name)
+            elif layout == "pypi" and module is model:
                 self.plan[module] = (1, self.model_rows, name)
             elif gets_rows(traits(type(module)).not_hooked, module is model, layout):
                 self.plan[module] = (rows_per_call(index.visits[module]), self.rows, name)

@@ -73,6 +73,7 @@ TITLE = "Corrected by torchsummary_plus"
 
 def _figure_lines(c: CorrectedFigures) -> list[tuple[str, tuple[str, ...]]]:
     """(label, values) of each line of the block."""
+    flops = [] if c.flops is None else [("FLOPs of the pass (batch of 2)", (f"{c.flops:,}",))]
     return [
         ("Parameters", (f"{c.unique_params:,}", f"{c.used_params:,}")),
         ("  trainable", (f"{c.unique_trainable_params:,}", f"{c.used_trainable_params:,}")),
@@ -86,6 +87,7 @@ def _figure_lines(c: CorrectedFigures) -> list[tuple[str, tuple[str, ...]]]:
         ("Row outputs as activations (MB, real dtypes)", (_mb(c.activation_bytes),)),
         ("Saved for backward, activations (MB)", (_mb(c.saved_activation_bytes),)),
         ("Estimate: params + activations + inputs (MB)", (_mb(c.estimated_total_bytes),)),
+        *flops,
     ]
 
 

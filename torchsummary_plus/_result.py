@@ -7,6 +7,7 @@ import torch
 
 from ._figures import CorrectedFigures, Row
 from ._legacy import LegacyFigures
+from ._tree import TreeRecord
 
 
 class SummaryResult(tuple[torch.Tensor, torch.Tensor]):
@@ -55,9 +56,15 @@ class SummaryResult(tuple[torch.Tensor, torch.Tensor]):
     rank_held_params: int | None
     rank_held_params_bytes: int | None
     rows: list[Row]  # the table's rows
+    flops: int | None  # floating-point operations of the pass (batch of 2); None: not asked for
+    tree: list[TreeRecord] | None  # the tree layout's lines; None in the other layouts
 
     def __new__(
-        cls, rows: list[Row], legacy: LegacyFigures, corrected: CorrectedFigures
+        cls,
+        rows: list[Row],
+        legacy: LegacyFigures,
+        corrected: CorrectedFigures,
+        tree: list[TreeRecord] | None = None,
     ) -> SummaryResult:
         pair = (
             torch.tensor(legacy.total_params, dtype=torch.int64),
@@ -95,6 +102,8 @@ class SummaryResult(tuple[torch.Tensor, torch.Tensor]):
         self.rank_held_params = None if share is None else share.params
         self.rank_held_params_bytes = None if share is None else share.nbytes
         self.rows = rows
+        self.flops = c.flops
+        self.tree = tree
         return self
 
     def _ipython_display_(self) -> None:
@@ -104,9 +113,17 @@ class SummaryResult(tuple[torch.Tensor, torch.Tensor]):
         """Every figure and the rows, JSON-ready (shapes of non-tensors become their text),
         in the order declared above."""
         figures: dict[str, Any] = {
-            name: getattr(self, name) for name in SummaryResult.__annotations__ if name != "rows"
+            name: getattr(self, name) for name in SummaryResult.__annotations__
         }
         figures["rows"] = [
             dict(row._asdict(), output_shape=str(row.output_shape)) for row in self.rows
         ]
+        if self.tree is not None:
+            figures["tree"] = [
+                dict(line._asdict(), output_shape=_text(line.output_shape)) for line in self.tree
+            ]
         return figures
+
+
+def _text(shape: Any) -> str | None:
+    return None if shape is None else str(shape)

@@ -11,7 +11,9 @@ and undone in the reverse order, each registering its undo before it changes any
    ones as they appear, and the model resharded afterwards (``_sharded``);
 3. the registry guard (``_watch``), where the watch can wait for a parameter read;
 4. the observation (``_observe``): rows, and the watch's pause;
-5. the watch on the function-mode stack (now, or at the first parameter read).
+5. when FLOPs are asked for, torch's ``FlopCounterMode`` (``_flops``): a dispatch mode, and
+   global module hooks that fire after the observation's own;
+6. the watch on the function-mode stack (now, or at the first parameter read).
 
 Ctrl-C is held while steps are entered and undone (``_interrupts``); every undo runs even
 when another raises. Summaries in one process take turns (a lock): the same model from two
@@ -35,6 +37,7 @@ from ._activations import SavedForBackward
 from ._arguments import CallSpec, make_inputs
 from ._errors import SummaryError
 from ._facts import KnownTensors, ParamInfo
+from ._flops import FlopFigures, flop_counter, flop_figures
 from ._given import placed, tensors_in
 from ._index import ModelIndex, index_model
 from ._interrupts import interrupts_held
@@ -55,6 +58,8 @@ class Trace:
     used_ids: set[int]
     untraced: list[tuple[str, int]] = field(default_factory=list)  # TorchScript: (module, params)
     saved_bytes: int | None = None  # what autograd saved for backward (None: not measured)
+    modules: list[str] = field(default_factory=list)  # every module's qualified name, pre-order
+    flops: FlopFigures | None = None  # None: not asked for
     rank_share: RankShare | None = None  # what this rank holds of a sharded model
 
 
@@ -175,6 +180,7 @@ class _Pass:
         self.recorder = Recorder(index, model, spec.layout, self.known, self.watch)
         self.restore_errors: list[BaseException] = []
         self.saved = SavedForBackward([])
+        self.flop_counter = flop_counter() if spec.flops else None
 
     def enter(self, stack: ExitStack) -> Callable[[], Any]:
         index, spec, watch, waits = self.index, self.spec, self.watch, self.waits
@@ -207,6 +213,8 @@ class _Pass:
         stack.callback(watch.stop)
         stack.enter_context(_eager())
         stack.enter_context(self.saved)  # what autograd saves, less what the pass holds
+        if self.flop_counter is not None:
+            stack.enter_context(self.flop_counter)
         watch.start(watch_now=not waits)
         return lambda: self.model(*args, **kwargs)
 
@@ -218,8 +226,11 @@ class _Pass:
             used.update(id(p) for p in module.parameters())
             untraced.append((index.names[module], sum(p.numel() for p in module.parameters())))
         owners = {index.names[m]: ids for m, ids in index.owners.items()}
+        counter = self.flop_counter
+        flops = None if counter is None else flop_figures(counter, index.names)
         return Trace(
-            self.recorder.table(), index.params, owners, used, untraced, self.saved.nbytes, rank_share(index)
+            self.recorder.table(), index.params, owners, used, untraced, self.saved.nbytes,
+            list(index.names.values()), flops, rank_share(index),
         )
 
 

@@ -10,6 +10,7 @@ torch is imported only once argparse has answered, so ``--help`` and ``--version
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib
 import importlib.util
 import inspect
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
     import torch.nn as nn
 
 PROG = "torchsummary-plus"
-LAYOUTS = ("pypi", "master")  # _arguments.LAYOUTS, which imports torch; a test checks they agree
+LAYOUTS = ("pypi", "master", "tree")  # _arguments.LAYOUTS, which imports torch; a test checks they agree
 FORMAT_ALIASES = {"markdown": "pipe", "md": "pipe"}  # Markdown's pipe table
 USAGE = f"""\
 {PROG} [-h] [--version]
@@ -52,7 +53,7 @@ SCRIPT.py   the script to run; its folder comes first on sys.path
 ARGS        the script's own arguments (its sys.argv[1:]), passed on unchanged"""
 # Python parameter names in the messages of the checks (_arguments), as the flags that set them.
 FLAGS = {"input_size": "--input-size", "batch_size": "--batch-size", "dtypes": "--dtypes",
-         "device": "--device", "layout": "--layout", "input_data": "--input-data",
+         "device": "--device", "layout": "--layout", "depth": "--depth", "input_data": "--input-data",
          "forward_kwargs": "--kwarg"}
 
 
@@ -176,7 +177,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--dtypes", type=parse_dtypes, metavar="T1,T2,...",
                         help="one dtype per input, e.g. float,long (default float)")
     parser.add_argument("--layout", choices=LAYOUTS, default="pypi",
-                        help="torchsummary's table as PyPI 1.5.1 (default) or GitHub master prints it")
+                        help="torchsummary's table as PyPI 1.5.1 (default) or GitHub master prints "
+                             "it, or the module tree (tree)")
+    parser.add_argument("--depth", type=int, metavar="N",
+                        help="with --layout tree: how many levels below the model (default 3)")
+    parser.add_argument("--flops", action="store_true",
+                        help="count the pass's floating-point operations (torch's FlopCounterMode)")
     parser.add_argument("--no-plus", action="store_true",
                         help="torchsummary's table only, without the corrected block")
     output = parser.add_mutually_exclusive_group()
@@ -185,7 +191,8 @@ def build_parser() -> argparse.ArgumentParser:
     output.add_argument("--json", action="store_true",
                         help="print one JSON object with every figure and the rows, nothing else")
     parser.add_argument("--format", type=parse_format, metavar="FMT",
-                        help="format of the --compare table: simple (default), markdown (or md), "
+                        help="format of the --compare table or of the tree (--layout tree): "
+                             "simple (default), markdown (or md), "
                              "or any other tabulate format: " + ", ".join(tabulate_formats))
     return parser
 
@@ -361,6 +368,7 @@ def summarize_target(args: argparse.Namespace) -> int:
     from ._arguments import check_call
     from ._errors import SummaryError
     from ._pipeline import summarize
+    from ._tree import check_tree_options
 
     device = _device(args.device)
     model = load_model(args.target, *args.build_args).to(device)
@@ -372,10 +380,13 @@ def summarize_target(args: argparse.Namespace) -> int:
     try:
         spec = check_call(model, input_size, args.batch_size, device, dtypes, args.layout,
                           data, kwargs)
+        tree_format = args.format if args.layout == "tree" else None
+        depth, tablefmt = check_tree_options(args.layout, args.depth, tree_format)
     except (TypeError, ValueError) as error:
         raise UsageError(flag_message(str(error))) from None
+    spec = dataclasses.replace(spec, flops=args.flops)
     try:
-        lines, result = summarize(spec, model, plus=not args.no_plus)
+        lines, result = summarize(spec, model, not args.no_plus, depth, tablefmt)
     except SummaryError as error:
         raise UserCodeError(str(error)) from error
     if args.json:
@@ -440,8 +451,9 @@ def _main(argv: list[str]) -> int:
         return 0
     if not args.input_size and args.input_data is None:
         parser.error("--input-size or --input-data is required with TARGET")
-    if args.format and not args.compare:
-        parser.error("--format applies to the --compare table: add --compare")
+    if args.format and not args.compare and args.layout != "tree":
+        parser.error("--format applies to the --compare table or the tree: add --compare or "
+                     "--layout tree")
     try:
         return summarize_target(args)
     except UsageError as error:
