@@ -125,7 +125,7 @@ def unchanged(before: list[Any], after: list[Any]) -> list[str]:
 
 
 def summaries(
-    model: nn.Module, twin: nn.Module, layouts: tuple[str, ...] = ("pypi", "master"), **call: Any
+    model: nn.Module, twin: nn.Module, layouts: tuple[str, ...] = ("pypi", "master"), **extra: Any
 ) -> dict[str, Any]:
     """Both paths, each layout: the sharded model's text twice, the twin's, the figures."""
     seen: dict[str, Any] = {}
@@ -133,7 +133,7 @@ def summaries(
         os.environ["TORCHSUMMARY_PLUS_REFERENCE"] = reference
         for layout in layouts:
             before = state(model)
-            call = {"input_size": (6,), "device": "cpu", "layout": layout, **call}
+            call = {"input_size": (6,), "device": "cpu", "layout": layout, **extra}
             text, result = summary_string(model, **call)
             again, _ = summary_string(model, **call)
             twin_text, twin_result = summary_string(twin, **call)
@@ -185,7 +185,7 @@ def main(rank: int, world: int, port: int, out: str) -> None:
         report["fsdp meta changed"] = unchanged(before, state(model))
         # the blocks keep their unsharded parameters between forward and backward
         report["fsdp blocks not resharded"] = summaries(sharded(False), make(), ("pypi",))
-        report["fsdp tied"] = summaries(sharded_tied(), make_tied(), ("pypi",),
+        report["fsdp tied"] = summaries(sharded_tied(), make_tied(), ("pypi", "tree"),
                                         input_size=(3,), dtypes=[torch.long])
         ddp, twin = DistributedDataParallel(make(), find_unused_parameters=True), make()
         report["ddp"] = summaries(ddp, twin)

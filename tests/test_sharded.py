@@ -141,6 +141,20 @@ def test_fsdp_tied_weight_is_a_shared_row_as_in_the_twin(reports, rank, run):
 
 @distributed
 @pytest.mark.parametrize("rank", [0, 1])
+@pytest.mark.parametrize("run", ["fast tree", "reference tree"])
+def test_fsdp_tree_layout_is_the_twins(reports, rank, run):
+    seen = reports[rank]["fsdp tied"][run]
+    line = f"This rank holds (rank {rank} of 2): 30 parameters, 0.00 MB"
+    lines = seen["text"].splitlines()
+    assert line in lines
+    # the model's line names its own class, Tied, not the FSDPTied fully_shard made
+    assert [text for text in lines if text != line] == seen["twin_text"].splitlines()
+    assert any(text.startswith("Tied ") for text in lines)
+    assert seen["changed"] == [] and seen["again"] == seen["text"]
+
+
+@distributed
+@pytest.mark.parametrize("rank", [0, 1])
 def test_fsdp_compare_runs_torchsummary_and_leaves_the_shards(reports, rank):
     printed = reports[rank]["fsdp compare"]
     # torchsummary names rows by the class FSDP2 made up: the check shows that difference,

@@ -15,6 +15,7 @@ from ._arguments import CallSpec
 from ._figures import corrected_figures, legacy_figures, table_rows
 from ._render import corrected_block, legacy_table
 from ._result import SummaryResult
+from ._sharded import unwrapped_class
 from ._trace import run_trace
 from ._tree import DEFAULT_DEPTH, DEFAULT_TABLEFMT, tree_records, tree_table
 
@@ -54,7 +55,7 @@ def summarize(
         corrected = corrected_figures(trace, spec, sums)
         if spec.layout == "tree":
             tree = tree_records(trace, depth, spec.batch_size)
-            lines = tree_table(tree, type(model).__name__, trace, tablefmt).split("\n")
+            lines = tree_table(tree, unwrapped_class(type(model)).__name__, trace, tablefmt).split("\n")
             # sharing is said in the tree's own lines: no footnotes on rows it does not show
             block_figures = dataclasses.replace(corrected, shared_rows={})
         else:
