@@ -11,9 +11,11 @@ and undone in the reverse order, each registering its undo before it changes any
    ones as they appear, and the model resharded afterwards (``_sharded``);
 3. the registry guard (``_watch``), where the watch can wait for a parameter read;
 4. the observation (``_observe``): rows, and the watch's pause;
-5. when FLOPs are asked for, torch's ``FlopCounterMode`` (``_flops``): a dispatch mode, and
+5. compiled code run eagerly (torch.compiler's stance, where dynamo was imported);
+6. the measure of what autograd saves for backward (``_activations``: saved-tensor hooks);
+7. when FLOPs are asked for, torch's ``FlopCounterMode`` (``_flops``): a dispatch mode, and
    global module hooks that fire after the observation's own;
-6. the watch on the function-mode stack (now, or at the first parameter read).
+8. the watch on the function-mode stack (now, or at the first parameter read).
 
 Ctrl-C is held while steps are entered and undone (``_interrupts``); every undo runs even
 when another raises. Summaries in one process take turns (a lock): the same model from two
