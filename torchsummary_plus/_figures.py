@@ -73,10 +73,10 @@ class RowSums:
     shared_rows: dict[str, str]  # row -> earlier row it repeats
     counted_twice: dict[str, int]  # row -> parameters the naive totals counted again there
     # torchsummary's tensors, each counted once, and their ids
-    deduplicated: int
-    deduplicated_trainable: int  # by torchsummary's rule: the row's `weight` decides
-    deduplicated_requires_grad: int  # by each tensor's own flag
-    deduplicated_bytes: int
+    table_unique: int
+    table_unique_trainable: int  # by torchsummary's rule: the row's `weight` decides
+    table_unique_requires_grad: int  # by each tensor's own flag
+    table_unique_bytes: int
     counted: set[int]
 
 
@@ -93,7 +93,7 @@ def table_rows(trace: Trace, batch_size: int) -> tuple[list[Row], RowSums]:
     parameters gets ``shared_with``."""
     rows: list[Row] = []
     output_numel = naive_total = naive_trainable = 0
-    deduplicated = deduplicated_trainable = deduplicated_requires_grad = deduplicated_bytes = 0
+    table_unique = table_unique_trainable = table_unique_requires_grad = table_unique_bytes = 0
     first_row: dict[int, str] = {}  # parameter id -> first row holding it
     counted: set[int] = set()  # keys of the tensors torchsummary counted so far
     shared: dict[str, str] = {}
@@ -126,15 +126,15 @@ def table_rows(trace: Trace, batch_size: int) -> tuple[list[Row], RowSums]:
             if key in counted:
                 continue
             counted.add(key)
-            deduplicated += info.numel
-            deduplicated_trainable += info.numel if facts.trainable else 0
-            deduplicated_requires_grad += info.numel if info.trainable else 0
-            deduplicated_bytes += info.nbytes
+            table_unique += info.numel
+            table_unique_trainable += info.numel if facts.trainable else 0
+            table_unique_requires_grad += info.numel if info.trainable else 0
+            table_unique_bytes += info.nbytes
         rows.append(Row(name, qualname, shown, facts.naive_count, earlier))
     sums = RowSums(
         naive_total, naive_trainable, output_numel, any([row.facts.naive for row in trace.rows]),
-        shared, twice, deduplicated, deduplicated_trainable, deduplicated_requires_grad,
-        deduplicated_bytes, counted,
+        shared, twice, table_unique, table_unique_trainable, table_unique_requires_grad,
+        table_unique_bytes, counted,
     )
     return rows, sums
 
@@ -227,10 +227,10 @@ def corrected_figures(trace: Trace, spec: CallSpec, sums: RowSums) -> CorrectedF
         unused=unused,
         unused_subtrees=subtrees,
         untraced=trace.untraced,
-        table_unique_params=sums.deduplicated,
-        table_unique_trainable_params=sums.deduplicated_trainable,
-        table_unique_requires_grad_params=sums.deduplicated_requires_grad,
-        table_unique_params_bytes=sums.deduplicated_bytes,
+        table_unique_params=sums.table_unique,
+        table_unique_trainable_params=sums.table_unique_trainable,
+        table_unique_requires_grad_params=sums.table_unique_requires_grad,
+        table_unique_params_bytes=sums.table_unique_bytes,
         uncounted=(
             []  # every parameter is a row's `weight` or `bias`: the common case
             if sums.counted.issuperset(params)
