@@ -315,7 +315,7 @@ def meta_runs(quick: bool) -> list[list[Any]]:
     script = os.path.join(HERE, "meta_llama.py")
     runs = [["--config", "7b", "--torchinfo"], ["--config", "7b", "--tied"]]
     if not quick:
-        runs.append(["--config", "13b", "--torchinfo"])
+        runs += [["--config", "13b", "--torchinfo"], ["--config", "70b"], ["--config", "405b"]]
     rows = []
     for args in runs:
         proc = subprocess.run(
@@ -327,11 +327,11 @@ def meta_runs(quick: bool) -> list[list[Any]]:
         try:
             out = json.loads(proc.stdout.strip().splitlines()[-1])
         except (IndexError, json.JSONDecodeError):
-            rows.append([" ".join(args), "failed", proc.stderr.strip()[-200:]] + [""] * 8)
+            rows.append([" ".join(args), "failed", proc.stderr.strip()[-200:]] + [""] * 9)
             continue
         if "plus_error" in out:
             rows.append([out["name"], f"{out['build_s']:.2f}", "raised " + out["plus_error"]]
-                        + [""] * 8)
+                        + [""] * 9)
             continue
         plus = out.get("plus", {})
         ok = plus.get("unique_params") == out["expected_params"]
@@ -351,6 +351,7 @@ def meta_runs(quick: bool) -> list[list[Any]]:
             f"{out['rss_after_build_mib']:.0f} / {out['hwm_after_build_mib'] or 0:.0f}",
             f"{out['rss_after_plus_mib']:.0f} / {out['hwm_after_plus_mib'] or 0:.0f}",
             "yes" if out["still_on_meta"] else "NO",
+            f"{out['plus_over_bare']:.2f}x" if "plus_over_bare" in out else "",
             info,
         ])
         print(f"  meta run {out['name']} done", file=sys.stderr, flush=True)
@@ -405,14 +406,16 @@ def main(argv: list[str] | None = None) -> int:
             headers=["config", "build s", "plus s", "unique params", "used params",
                      "naive total", "rows", "peak MiB after build (ru_maxrss / VmHWM)",
                      "after plus",
-                     "params on meta", "torchinfo (same model)"],
+                     "params on meta", "x own meta forward", "torchinfo (same model)"],
             tablefmt="github",
         ))
         print()
         print("Each config in a fresh process started before this process timed anything. "
               "Peak memory is the high-water mark, so 'after plus' includes the build; "
               "ru_maxrss (getrusage) also carries the spawning process's size, VmHWM is "
-              "the child's own. torchinfo runs after plus in the same process.")
+              "the child's own. torchinfo runs after plus in the same process. 'x own meta "
+              "forward': the summary's median against the model's own bare forward pass on "
+              "meta (a batch of 2 ids), interleaved over 5 rounds in that process.")
         print()
     rows, notes = main_table(rounds, repeat)
     print("## Seconds per call (median over rounds of each round's best), ratio to the "
