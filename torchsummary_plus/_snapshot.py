@@ -85,7 +85,7 @@ class _TreeState:
     def __init__(self, modules: list[nn.Module]) -> None:
         self.modules = modules
         self.classes = list(map(type, modules))
-        self.attributes = [m.__dict__.copy() for m in modules]
+        self.attributes = list(map(dict.copy, map(vars, modules)))
         self.containers = _containers(modules)
         self.lengths = list(map(len, self.containers))
         held = list(compress(self.containers, self.lengths))
@@ -97,7 +97,7 @@ class _TreeState:
 
     def unchanged(self) -> bool:
         """Whether no class, attribute or container differs: C-level comparisons only."""
-        attributes = [m.__dict__ for m in self.modules]
+        attributes = list(map(vars, self.modules))
         held = self.held
         return (
             list(map(type, self.modules)) == self.classes
@@ -144,7 +144,10 @@ class _TreeState:
 def _containers(modules: list[nn.Module]) -> list[Any]:
     """torch's dicts and sets on every module but TorchScript ones (whose registrations are
     fixed, and of their own kind), in order."""
-    plain = [m.__dict__ for m in modules if not traits(type(m)).script]
+    scripts = [traits(cls).script for cls in set(map(type, modules))]
+    plain = list(map(vars, modules)) if not any(scripts) else [
+        vars(m) for m in modules if not traits(type(m)).script
+    ]
     try:
         return list(chain.from_iterable(map(_ALL_CONTAINERS, plain)))
     except KeyError:  # a module without all of them (made without Module.__init__)
