@@ -75,6 +75,14 @@ def reports(tmp_path_factory):
     return {rank: json.loads((folder / f"{rank}.json").read_text()) for rank in (0, 1)}
 
 
+def _is_twin_plus_rank_line(seen: dict, line: str) -> list[str]:
+    """Asserts the rank's text is the unsharded twin's with ``line`` added; returns its lines."""
+    lines = seen["text"].splitlines()
+    assert line in lines
+    assert [text for text in lines if text != line] == seen["twin_text"].splitlines()
+    return lines
+
+
 def _rank_line(rank: int) -> str:
     return f"This rank holds (rank {rank} of 2): {HELD[rank][0]} parameters, 0.00 MB"
 
@@ -117,9 +125,7 @@ def test_fsdp_shards_are_untouched_and_the_model_still_trains(reports, rank, run
 @pytest.mark.parametrize("run", ["fast pypi", "reference pypi"])
 def test_fsdp_without_reshard_after_forward(reports, rank, run):
     seen = reports[rank]["fsdp blocks not resharded"][run]
-    lines = seen["text"].splitlines()
-    assert _rank_line(rank) in lines
-    assert [line for line in lines if line != _rank_line(rank)] == seen["twin_text"].splitlines()
+    _is_twin_plus_rank_line(seen, _rank_line(rank))
     assert seen["changed"] == [] and seen["again"] == seen["text"]
 
 
@@ -131,9 +137,7 @@ def test_fsdp_tied_weight_is_a_shared_row_as_in_the_twin(reports, rank, run):
     # emb 10x4 = 40 (out's weight too), mid Linear(4, 4) 16 + 4 = 20: 60 once, 100 in the
     # table. Rank 0 / 1 hold emb rows 5 / 5 = 20 / 20 and mid w 2 rows = 8 / 8, b 2 / 2: 30 / 30
     line = f"This rank holds (rank {rank} of 2): 30 parameters, 0.00 MB"
-    lines = seen["text"].splitlines()
-    assert line in lines
-    assert [text for text in lines if text != line] == seen["twin_text"].splitlines()
+    lines = _is_twin_plus_rank_line(seen, line)
     assert "[1] Linear-4 repeats the parameters of Embedding-1 (module out): 40 counted twice above" in lines
     assert (seen["figures"]["total_params"], seen["figures"]["unique_params"]) == (100, 60)
     assert seen["changed"] == [] and seen["again"] == seen["text"]
@@ -145,10 +149,8 @@ def test_fsdp_tied_weight_is_a_shared_row_as_in_the_twin(reports, rank, run):
 def test_fsdp_tree_layout_is_the_twins(reports, rank, run):
     seen = reports[rank]["fsdp tied"][run]
     line = f"This rank holds (rank {rank} of 2): 30 parameters, 0.00 MB"
-    lines = seen["text"].splitlines()
-    assert line in lines
     # the model's line names its own class, Tied, not the FSDPTied fully_shard made
-    assert [text for text in lines if text != line] == seen["twin_text"].splitlines()
+    lines = _is_twin_plus_rank_line(seen, line)
     assert any(text.startswith("Tied ") for text in lines)
     assert seen["changed"] == [] and seen["again"] == seen["text"]
 

@@ -40,7 +40,7 @@ def rank_share(index: ModelIndex) -> RankShare | None:
         if isinstance(tensor, dtensor):
             local = tensor.to_local()  # type: ignore[attr-defined]
             ranks = max(ranks, tensor.device_mesh.size())  # type: ignore[attr-defined]
-        elif is_zero3(tensor):
+        elif not tensor.numel() and is_zero3(tensor):  # (ZeRO-3's parameters are empty)
             local = getattr(tensor, "ds_tensor", tensor)
             ranks = max(ranks, _world_size())
         else:
