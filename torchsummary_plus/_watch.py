@@ -163,7 +163,9 @@ class Watch:
 
     __slots__ = (
         "base",
+        "can_stop",
         "canonical",
+        "handed",
         "inside",
         "mode",
         "owners",
@@ -187,19 +189,36 @@ class Watch:
         self.verifying = True
         self.thread = threading.get_ident()
         self.ran: set[nn.Module] = set()
+        # whether the watch may go off again (see `stop_if_settled`): while the gate's
+        # premise holds, and so `handed` has every parameter custom code may hold
+        self.can_stop = False
+        self.handed: dict[int, torch.Tensor] = {}  # parameters read since the watch went on
 
     def start(self, watch_now: bool) -> None:
         """The pass begins; the watch goes on now, or at the first ``parameter_read``."""
         self.base = _stack_length()
         self.thread = threading.get_ident()
+        self.can_stop = not watch_now
         if watch_now:
             self.parameter_read()
 
-    def parameter_read(self) -> None:
-        """Custom code may now hold a parameter: watch every operation from here on. The
-        watch goes below any mode the model has pushed since the pass began. (The mode stack
-        is per thread: reads from another thread are not the pass's.)"""
-        if self.watching or threading.get_ident() != self.thread:
+    def parameter_read(self, registry: dict[str, Any] | None = None, key: str | None = None) -> None:
+        """Custom code may now hold a parameter (``registry[key]``, or any of ``registry``):
+        watch every operation from here on. The watch goes below any mode the model has
+        pushed since the pass began. (The mode stack is per thread: reads from another
+        thread are not the pass's, and keep the watch on once it is on.)"""
+        if threading.get_ident() != self.thread:
+            self.can_stop = False
+            return
+        if self.can_stop and registry is not None:
+            handed = self.handed
+            if key is None:
+                handed.update((id(p), p) for p in dict.values(registry) if p is not None)
+            else:
+                param = dict.get(registry, key)
+                if param is not None:
+                    handed[id(param)] = param
+        if self.watching:
             return
         above = [_pop() for _ in range(_stack_length() - self.base)]
         _push(self.mode)
@@ -214,7 +233,22 @@ class Watch:
         if threading.get_ident() != self.thread:
             return
         self.verifying = True
+        self.can_stop = False
         self.parameter_read()
+
+    def stop_if_settled(self) -> None:
+        """Take the watch off again where every parameter custom code got since it went on
+        is on meta and seen used: the watch has nothing left to note of them (no values to
+        copy before a write), and custom code gets any other parameter only by a registry
+        read, which puts the watch back on."""
+        seen = self.mode.seen_ids
+        with torch._C.DisableTorchFunction():
+            for key, param in self.handed.items():
+                if key not in seen or not param.is_meta:
+                    return
+        self.handed.clear()
+        _pop()
+        self.watching = False
 
     def stop(self) -> None:
         """The pass ended (or raised): take the watch off the stack wherever it is."""
@@ -238,6 +272,8 @@ class Watch:
         if threading.get_ident() != self.thread or (self.verifying and not self.holds_own(module)):
             return _WATCHED
         self.inside = 1
+        if self.can_stop and self.watching and _stack_length() == self.top:
+            self.stop_if_settled()
         if not self.watching:
             return _COUNTED
         self.mode.note(args)  # parameters handed to it as inputs: used there, unwatched
@@ -281,13 +317,16 @@ class Watch:
         return seen
 
 
-def _telling(method: Callable[..., Any], news: str) -> Callable[..., Any]:
-    """``method`` of dict, calling the watch's ``news`` method first: ``parameter_read``
-    or ``registry_written``. Inside trusted code neither changes anything."""
+def _telling(method: Callable[..., Any], writes: bool) -> Callable[..., Any]:
+    """``method`` of dict, telling the watch first: ``registry_written``, or
+    ``parameter_read`` of this registry. Inside trusted code neither changes anything."""
 
     def tell(self: GuardedParameters, *args: Any) -> Any:
         if not self.watch.inside:
-            getattr(self.watch, news)()
+            if writes:
+                self.watch.registry_written()
+            else:
+                self.watch.parameter_read(self)
         return method(self, *args)
 
     tell.__name__ = method.__name__
@@ -308,23 +347,23 @@ class GuardedParameters(dict):  # type: ignore[type-arg]
     def __getitem__(self, key: str) -> Any:
         # every `self.weight` of a running layer comes here: a plain signature
         if not self.watch.inside:
-            self.watch.parameter_read()
+            self.watch.parameter_read(self, key)
         return _dict_getitem(self, key)
 
-    get = _telling(dict.get, "parameter_read")
-    values = _telling(dict.values, "parameter_read")
-    items = _telling(dict.items, "parameter_read")
-    __iter__ = _telling(dict.__iter__, "parameter_read")
-    __or__ = _telling(dict.__or__, "parameter_read")
-    __ror__ = _telling(dict.__ror__, "parameter_read")
-    __setitem__ = _telling(dict.__setitem__, "registry_written")
-    __delitem__ = _telling(dict.__delitem__, "registry_written")
-    pop = _telling(dict.pop, "registry_written")
-    popitem = _telling(dict.popitem, "registry_written")
-    setdefault = _telling(dict.setdefault, "registry_written")
-    update = _telling(dict.update, "registry_written")
-    clear = _telling(dict.clear, "registry_written")
-    __ior__ = _telling(dict.__ior__, "registry_written")
+    get = _telling(dict.get, False)
+    values = _telling(dict.values, False)
+    items = _telling(dict.items, False)
+    __iter__ = _telling(dict.__iter__, False)
+    __or__ = _telling(dict.__or__, False)
+    __ror__ = _telling(dict.__ror__, False)
+    __setitem__ = _telling(dict.__setitem__, True)
+    __delitem__ = _telling(dict.__delitem__, True)
+    pop = _telling(dict.pop, True)
+    popitem = _telling(dict.popitem, True)
+    setdefault = _telling(dict.setdefault, True)
+    update = _telling(dict.update, True)
+    clear = _telling(dict.clear, True)
+    __ior__ = _telling(dict.__ior__, True)
 
     def copy(self) -> dict[str, Any]:
         return dict(self.items())
