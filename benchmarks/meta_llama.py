@@ -1,6 +1,7 @@
 """Summarize a LLaMA-shaped decoder built on the meta device, in a process of its own.
 
-    python benchmarks/meta_llama.py [--config 7b|13b] [--tied] [--torchinfo] [--json]
+    python benchmarks/meta_llama.py [--config 7b|13b|70b|405b] [--tied] [--torchinfo] [--json]
+    python benchmarks/meta_llama.py --config 70b --attribute [--rounds 9]
 
 Builds the model under ``torch.device("meta")`` (not timed), then times
 ``torchsummary_plus.summary(model, (128,), device="meta", dtypes=[torch.LongTensor])``
@@ -11,6 +12,12 @@ ru_maxrss (getrusage) and, on Linux, VmHWM from /proc/self/status. They differ w
 script is started by a bigger process: Linux carries the parent's resident size at the
 time of the spawn into the child's ru_maxrss, while VmHWM belongs to this process's own
 memory map only.
+
+--attribute prints instead where the summary's time over the bare forward goes: the summary
+with one stage stubbed out at a time (the watch kept on once on, as before it could go off
+again; no parameter watch at all; no measure of what autograd saves for backward; neither),
+each variant's rounds interleaved with the bare forward's and rotated, medians. Stubbed
+variants give wrong used or saved figures: they are timings only.
 """
 from __future__ import annotations
 
@@ -24,7 +31,7 @@ import os
 import resource
 import sys
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -101,6 +108,75 @@ def side_by_side(model: torch.nn.Module, rounds: int = 5) -> dict:
     }
 
 
+@contextlib.contextmanager
+def _stubbed(owner: Any, **values: Any) -> Iterator[None]:
+    saved = {name: vars(owner)[name] for name in values}
+    for name, value in values.items():
+        setattr(owner, name, value)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            setattr(owner, name, value)
+
+
+def attribute(model: torch.nn.Module, rounds: int) -> list[tuple[str, float, float, float]]:
+    """(variant, median ms, ms over the bare forward, ratio to it) for the bare forward, the
+    summary, and the summary with one stage stubbed out at a time (see the docstring)."""
+    import torchsummary_plus
+    from torchsummary_plus import _activations, _watch
+
+    ids = torch.zeros(2, SEQ, dtype=torch.long, device="meta")
+
+    def summary() -> None:
+        with contextlib.redirect_stdout(io.StringIO()):
+            torchsummary_plus.summary(model, (SEQ,), device="meta", dtypes=[torch.LongTensor])
+
+    def with_stubs(*stubs: Callable[[], contextlib.AbstractContextManager[Any]]) -> Callable[[], None]:
+        def call() -> None:
+            with contextlib.ExitStack() as stack:
+                for stub in stubs:
+                    stack.enter_context(stub())
+                summary()
+        return call
+
+    def stays_on() -> contextlib.AbstractContextManager[Any]:
+        return _stubbed(_watch.Watch, stop_if_settled=lambda self: None)
+
+    def no_watch() -> contextlib.AbstractContextManager[Any]:
+        return _stubbed(_watch.Watch, parameter_read=lambda self, *args: None)
+
+    def no_saved() -> contextlib.AbstractContextManager[Any]:
+        return _stubbed(
+            _activations.SavedForBackward,
+            __enter__=lambda self: self, __exit__=lambda self, *args: None,
+        )
+
+    variants: dict[str, Callable[[], Any]] = {
+        "bare forward": lambda: model(ids),
+        "summary": summary,
+        "summary, watch kept on once on": with_stubs(stays_on),
+        "summary, no parameter watch": with_stubs(no_watch),
+        "summary, no saved-for-backward measure": with_stubs(no_saved),
+        "summary, neither": with_stubs(no_watch, no_saved),
+    }
+    names = list(variants)
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for call in variants.values():  # warm-up
+        call()
+    for turn in range(rounds):
+        for name in names[turn % len(names):] + names[:turn % len(names)]:
+            start = time.perf_counter()
+            variants[name]()
+            times[name].append(time.perf_counter() - start)
+    bare = statistics.median(times["bare forward"])
+    return [
+        (name, 1000 * statistics.median(times[name]), 1000 * (statistics.median(times[name]) - bare),
+         statistics.median(times[name]) / bare)
+        for name in names
+    ]
+
+
 def run(config: DecoderConfig, with_torchinfo: bool) -> dict:
     out: dict = {
         "config": {k: getattr(config, k) for k in ("layers", "hidden", "mlp", "heads", "kv_heads",
@@ -159,9 +235,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tied", action="store_true", help="tie lm_head to the embedding")
     parser.add_argument("--torchinfo", action="store_true", help="also time torchinfo")
     parser.add_argument("--json", action="store_true", help="print one JSON object only")
+    parser.add_argument("--attribute", action="store_true", help="where the time goes (see above)")
+    parser.add_argument("--rounds", type=int, default=9, help="rounds for --attribute")
     args = parser.parse_args(argv)
     base = CONFIGS[args.config]
     config = dataclasses.replace(base, tie_embeddings=args.tied)
+    if args.attribute:
+        rows = attribute(decoder(config, device="meta"), args.rounds)
+        print(f"{'variant':40} {'median ms':>10} {'over bare ms':>13} {'x bare':>7}")
+        for name, median, over, ratio in rows:
+            print(f"{name:40} {median:10.1f} {over:13.1f} {ratio:6.3f}x")
+        return 0
     out = run(config, args.torchinfo)
     out["name"] = args.config + (" tied" if args.tied else "")
     if args.json:
