@@ -8,6 +8,8 @@ each; the expected figures are worked out by hand from those sizes.
 """
 from __future__ import annotations
 
+import gc
+import sys
 import threading
 
 import pytest
@@ -190,3 +192,12 @@ def test_a_read_from_another_thread_keeps_the_watch_on_for_the_pass():
     model = built(Threaded, "meta")
     assert figures(model, "meta") == (LINEAR + 4, 4)
     assert model.stack == [("used", 1), ("after the Linear", 1), ("read again", 1)]
+
+
+def test_no_reference_to_a_parameter_read_outlives_the_summary():
+    model = built(UsedThenLinear, "meta")
+    gc.collect()
+    before = [sys.getrefcount(p) for p in model.parameters()]
+    figures(model, "meta")
+    gc.collect()
+    assert [sys.getrefcount(p) for p in model.parameters()] == before

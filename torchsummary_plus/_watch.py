@@ -13,7 +13,9 @@ the mode off the stack altogether until custom code can hold a parameter: when, 
 pass, nothing but the registries refers to the parameters (no optimizer, closure, list, weak
 reference, alias of a registry or of a storage), custom code can only get one by reading a
 registry, and each registry is replaced for the pass by a ``GuardedParameters`` copy that
-switches the watch on at the first read outside a trusted root.
+switches the watch on at the first read outside a trusted root. On meta it goes off again at
+the next trusted root once every parameter read since is seen used (``stop_if_settled``):
+nothing is left to note of them, and custom code gets another only by a registry read.
 """
 from __future__ import annotations
 
@@ -244,7 +246,10 @@ class Watch:
         seen = self.mode.seen_ids
         with torch._C.DisableTorchFunction():
             for key, param in self.handed.items():
-                if key not in seen or not param.is_meta:
+                if not param.is_meta:  # its values may need a copy before a write: on for good
+                    self.can_stop = False
+                    return
+                if key not in seen:
                     return
         self.handed.clear()
         _pop()
