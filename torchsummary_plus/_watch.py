@@ -91,7 +91,7 @@ class ParameterWatch(TorchFunctionMode):
         self.seen_ids: set[int] = set()
         self.index = index
         self._by_storage: dict[int, list[torch.Tensor]] | None = None
-        self.aliased = False  # whether use is also matched by storage (see `_gate_ready`)
+        self.aliased = False  # whether use is also matched by storage (see `storages_aliased`)
         # copies taken just before the pass first writes into a parameter: id -> (it, copy)
         self.originals: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
 
