@@ -85,7 +85,7 @@ def _measure(
     out[f"hwm_after_{tool}_mib"] = vm_hwm_mib()
 
 
-def side_by_side(model: torch.nn.Module, rounds: int = 5) -> dict:
+def side_by_side(model: torch.nn.Module, rounds: int = 9) -> dict:
     """The summary against the model's own bare forward pass on meta (a batch of 2 ids),
     interleaved, after the first (untimed here) summary above: medians and their ratio."""
     import torchsummary_plus
