@@ -276,9 +276,9 @@ class Watch:
             return _NESTED
         if threading.get_ident() != self.thread or (self.verifying and not self.holds_own(module)):
             return _WATCHED
-        self.inside = 1
         if self.can_stop and self.watching and _stack_length() == self.top:
             self.stop_if_settled()
+        self.inside = 1
         if not self.watching:
             return _COUNTED
         self.mode.note(args)  # parameters handed to it as inputs: used there, unwatched
