@@ -2,8 +2,8 @@
 ends, as torchsummary's hook reads them, and the facts about each parameter behind it."""
 from __future__ import annotations
 
-from itertools import count
 from collections.abc import Iterable
+from itertools import count
 from typing import Any, NamedTuple
 
 import torch.nn as nn
