@@ -79,3 +79,30 @@ def test_class_changed_in_forward_names_the_row_by_the_class_the_hook_sees():
     assert text == expected
     assert [row.name for row in result.rows] == ["Doubled-1"]
     assert_whole(before, model)
+
+
+class FreezesBetweenCalls(nn.Module):
+    """Calls ``fc`` twice and freezes its weight in between: torchsummary's hook reads
+    ``requires_grad`` at each call, so the second row counts as non-trainable."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.fc(x)
+        self.fc.weight.requires_grad_(False)
+        return self.fc(y)
+
+
+def test_each_call_of_a_module_reads_its_flags_anew_as_in_torchsummary():
+    torch.manual_seed(0)
+    model = FreezesBetweenCalls()
+    expected = table_of(model, (4,))
+    # by hand: Linear(4, 4) has 20 parameters, counted on both rows; only the first trains
+    assert "Total params: 40" in expected and "Trainable params: 20" in expected
+    torch.manual_seed(0)
+    before = DeepState.of(model)
+    assert plus_table(model, (4,)) == expected
+    assert model.fc.weight.requires_grad  # put back
+    assert_whole(before, model)

@@ -7,6 +7,7 @@ Both are measured on the pass's own batch; ``scaled_to_batch`` gives the table's
 from __future__ import annotations
 
 import dataclasses
+import operator
 from collections.abc import Iterable
 from types import TracebackType
 from typing import Any
@@ -43,6 +44,30 @@ def _storage_key(tensor: Tensor) -> int | None:
             return int(tensor.untyped_storage()._cdata)
         except (RuntimeError, NotImplementedError, TypeError):
             return None
+
+
+_cdata = operator.attrgetter("_cdata")
+
+
+def storage_sizes(tensors: list[Tensor]) -> dict[int | None, int]:
+    """Storage -> bytes for ``tensors``, each storage once, as ``_storage_bytes`` counts them;
+    the key None holds the bytes of the tensors without a storage of their own. Read with
+    C-level maps over the whole list (autograd saves a tensor or two per layer); a list with
+    any other kind of tensor in it is read one tensor at a time."""
+    try:
+        storages = list(map(Tensor.untyped_storage, tensors))
+        sizes = list(map(torch.UntypedStorage.nbytes, storages))
+    except (RuntimeError, NotImplementedError, TypeError):
+        sizes = []
+    if len(sizes) == len(tensors) and all(sizes):
+        return dict(zip(map(_cdata, storages), sizes, strict=True))
+    counted: dict[int | None, int] = {None: 0}
+    for storage, nbytes in map(_storage_bytes, tensors):
+        if storage is None:
+            counted[None] += nbytes
+        else:
+            counted[storage._cdata] = nbytes
+    return counted
 
 
 def output_nbytes(output: Any) -> int:
@@ -133,18 +158,14 @@ class SavedForBackward:
         self._hooks.__exit__(kind, error, tb)
         self._hooks = None
         with torch._C.DisableTorchFunction():
-            held = {storage._cdata for storage, _ in map(_storage_bytes, self.held) if storage is not None}
-            counted: dict[int, int] = {}  # storage -> bytes, each storage once
-            loose = 0  # bytes of tensors without a storage of their own
+            held = {key for key in storage_sizes(list(self.held)) if key is not None}
             saved = self._saved
-            if self._held_during:
+            if self._held_during:  # by storage, allocated or not: FSDP2 may have freed it
                 saved = [t for t in saved if _storage_key(t) not in self._held_during]
-            for storage, nbytes in map(_storage_bytes, saved):
-                if storage is None:
-                    loose += nbytes
-                elif storage._cdata not in held:
-                    counted[storage._cdata] = nbytes
-        self.nbytes = sum(counted.values()) + loose
+            counted = storage_sizes(saved)
+        for key in held:
+            counted.pop(key, None)
+        self.nbytes = sum(counted.values())
         self._saved.clear()
         self._held_during.clear()
         self.held = ()  # the model's tensors are not kept past the pass (the gate counts references)

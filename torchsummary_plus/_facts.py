@@ -2,7 +2,7 @@
 ends, as torchsummary's hook reads them, and the facts about each parameter behind it."""
 from __future__ import annotations
 
-import operator
+from collections.abc import Iterable
 from itertools import count
 from typing import Any, NamedTuple
 
@@ -45,16 +45,14 @@ class KnownTensors:
         self.canonical: dict[int, int] = {}
         self._fresh = count(-1, -1)
 
-    def _keys(self, tensors: Any) -> list[int]:
-        """The tensors' identities, a stand-in's mapped to its parameter (None left out)."""
-        keys = [id(t) for t in tensors if t is not None]
-        if self.canonical:
-            keys = [self.canonical.get(key, key) for key in keys]
-        return keys
+    def key(self, tensor: Tensor) -> int:
+        """The tensor's identity, a stand-in's mapped to its parameter."""
+        key = id(tensor)
+        return self.canonical.get(key, key)
 
     def info(self, tensor: Tensor) -> tuple[int, ParamInfo]:
         """(key, facts) of a tensor a row counts; a parameter's come from the index."""
-        key = self._keys((tensor,))[0]
+        key = self.key(tensor)
         info = self.params.get(key)
         if info is not None:
             return key, info
@@ -63,48 +61,43 @@ class KnownTensors:
         numel = tensor.numel()
         return key, ParamInfo("", numel, numel * tensor.element_size(), tensor.requires_grad)
 
-    def model_ids(self, tensors: Any) -> tuple[int, ...]:
-        """The keys of those of ``tensors`` that are the model's parameters, each once."""
-        params = self.params
-        return tuple(dict.fromkeys([k for k in self._keys(tensors) if k in params]))
+    def model_ids(self, tensors: Iterable[Tensor | None]) -> tuple[int, ...]:
+        """The keys of those of ``tensors`` that are the model's parameters, each once, in
+        order (None left out: its id is no parameter's)."""
+        params, canonical = self.params, self.canonical
+        found: dict[int, None] = {}
+        for tensor in tensors:  # (a row holds a few: a loop costs less than maps here)
+            key = id(tensor)
+            if canonical:
+                key = canonical.get(key, key)
+            if key in params:
+                found[key] = None
+        return tuple(found)
 
 
 class RowFacts:
-    """Reads each row's facts when its module's call ends, as torchsummary's hook does, and
-    remembers them per module while its class and tensors stay the same."""
+    """Reads each row's facts when its module's call ends, as torchsummary's hook does: at
+    every call, since the forward may swap tensors in or change their flags between calls."""
 
     def __init__(self, known: KnownTensors) -> None:
         self.known = known
-        self._memo: dict[nn.Module, tuple[type, Any, Any, tuple[Any, ...], ModuleFacts]] = {}
         self._empty: dict[str, ModuleFacts] = {}  # the facts of rows without parameters, by name
 
     def of(self, module: nn.Module) -> ModuleFacts:
-        cls = type(module)
-        kind = traits(cls)
+        kind = traits(type(module))
         instance = module.__dict__
         if not kind.reads_registries or "weight" in instance or "bias" in instance:
             weight, bias = read_weight_and_bias(module)  # may run code: read every time
             own = tuple(module.parameters(recurse=False))  # (TorchScript keeps no plain registry)
             return self._facts(module, kind.row_name, weight, bias, own)
         params, buffers = instance["_parameters"], instance["_buffers"]
-        own = tuple(dict.values(params))
+        if not params and not buffers:  # activations, pooling, dropout...
+            return self._without_parameters(kind.row_name)
         weight, bias = dict.get(params, "weight"), dict.get(params, "bias")
         if buffers:  # `weight` or `bias` may be a buffer (Module.__getattr__ looks there next)
             weight = weight if weight is not None else dict.get(buffers, "weight")
             bias = bias if bias is not None else dict.get(buffers, "bias")
-        remembered = self._memo.get(module)
-        if (
-            remembered is not None
-            and remembered[0] is cls
-            and remembered[1] is weight
-            and remembered[2] is bias
-            and len(remembered[3]) == len(own)
-            and all(map(operator.is_, remembered[3], own))
-        ):
-            return remembered[4]
-        facts = self._facts(module, kind.row_name, weight, bias, own)
-        self._memo[module] = (cls, weight, bias, own, facts)
-        return facts
+        return self._facts(module, kind.row_name, weight, bias, tuple(dict.values(params)))
 
     def _facts(
         self, module: nn.Module, name: str, weight: Tensor | None, bias: Tensor | None, own: tuple[Any, ...]
@@ -113,13 +106,18 @@ class RowFacts:
             return self._without_parameters(name)
         known = self.known
         counted, trainable = param_count(weight, bias)
-        naive = tuple([known.info(t) for t in (weight, bias) if t is not None])
+        if bias is None:
+            read: tuple[Tensor, ...] = () if weight is None else (weight,)
+        else:
+            read = (bias,) if weight is None else (weight, bias)
+        naive = tuple(map(known.info, read))
         linked = [*own, weight, bias]
         children = module.__dict__.get("_modules")
         parametrizations = children.get("parametrizations") if type(children) is dict else None
         if parametrizations is not None:  # a computed weight is linked through its originals
             linked += list(parametrizations.parameters())
-        return ModuleFacts(name, counted, trainable, naive, known.model_ids(linked))
+        # (tuple.__new__: the NamedTuple without its Python-level constructor, once a row)
+        return tuple.__new__(ModuleFacts, (name, counted, trainable, naive, known.model_ids(linked)))
 
     def _without_parameters(self, name: str) -> ModuleFacts:
         facts = self._empty.get(name)

@@ -46,9 +46,6 @@ class ModelIndex:
     has_data_parallel: bool = False  # its replicas would copy instance attributes
 
 
-_MODULE_HOOKS = ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks", "_backward_pre_hooks")
-
-
 def _torch_own(value: Any) -> bool:
     """Whether a callable comes from torch itself (``F.relu``, ``torch.tanh``)."""
     return (getattr(value, "__module__", None) or "").split(".")[0] == "torch"
@@ -58,7 +55,13 @@ def holds_user_code(module: nn.Module) -> bool:
     """Whether anything the module runs may be code of the user's: a `forward` set on the
     instance, a hook on it, or a callable it holds that is not torch's own (an activation)."""
     instance = module.__dict__
-    if "forward" in instance or any([instance[hooks] for hooks in _MODULE_HOOKS]):
+    if (
+        "forward" in instance
+        or instance["_forward_hooks"]
+        or instance["_forward_pre_hooks"]
+        or instance["_backward_hooks"]
+        or instance["_backward_pre_hooks"]
+    ):
         return True
     if not any(map(callable, instance.values())):  # nearly every module: no callable at all
         return False
@@ -142,6 +145,9 @@ def index_model(model: nn.Module) -> ModelIndex:
 
 def _children(modules: dict[str, nn.Module | None]) -> Iterable[tuple[str, nn.Module]]:
     """Like ``named_children()``: each child once per parent (first name), None left out."""
+    distinct = set(modules.values())
+    if len(distinct) == len(modules) and None not in distinct:  # nearly always: all of them
+        return modules.items()  # type: ignore[return-value]  # (None is not among them)
     seen: set[nn.Module] = set()
     named = []
     for name, child in modules.items():

@@ -36,7 +36,6 @@ from ._watch import Watch
 
 REFERENCE_PATH_VARIABLE = "TORCHSUMMARY_PLUS_REFERENCE"
 _TORCH_CALL = nn.Module._call_impl
-_MODULE_HOOKS = ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks", "_backward_pre_hooks")
 # The hook dictionaries torch 2.x's `_call_impl` reads; it calls `forward` and nothing else
 # where the first eight are empty and nothing traces (see `Observer._run`).
 _CALL_IMPL_HOOK_NAMES = frozenset(

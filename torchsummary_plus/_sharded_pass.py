@@ -32,12 +32,14 @@ def rank_share(index: ModelIndex) -> RankShare | None:
     """This rank's share, where any parameter is sharded (None otherwise). A DTensor holds
     its local shard here; a ZeRO-3 parameter its ``ds_tensor`` partition, where it has one;
     any other parameter is held whole."""
-    dtensor = dtensor_class() or type(None)
+    dtensor = dtensor_class()
+    tensors = list(map(index.tensors.__getitem__, index.params))
+    if dtensor is None and all(map(torch.Tensor.numel, tensors)):
+        return None  # no DTensor can exist, and no parameter is empty as ZeRO-3's are
     ranks = 0
     params = nbytes = 0
-    for key, info in index.params.items():
-        tensor = index.tensors[key]
-        if isinstance(tensor, dtensor):
+    for tensor, info in zip(tensors, index.params.values(), strict=True):
+        if dtensor is not None and isinstance(tensor, dtensor):
             local = tensor.to_local()  # type: ignore[attr-defined]
             ranks = max(ranks, tensor.device_mesh.size())  # type: ignore[attr-defined]
         elif not tensor.numel() and is_zero3(tensor):  # (ZeRO-3's parameters are empty)

@@ -181,8 +181,11 @@ class _TensorGeometry:
         return [i for i, (a, b) in enumerate(zip(now, self.layout, strict=True)) if a != b]
 
     def restore(self) -> None:
+        moved = self.moved()
+        if not moved:  # nearly always
+            return
         with torch.no_grad():
-            for i in self.moved():
+            for i in moved:
                 tensor, storage = self.tensors[i], self.storages[i]
                 _, offset, size, stride, dtype = self.layout[i]
                 original = torch.empty(0, dtype=dtype, device=storage.device)
@@ -306,11 +309,12 @@ class ModelSnapshot:
         return [names.get(id(t), "?") for t in changed]
 
     def _restore_values(self, originals: dict[int, tuple[torch.Tensor, torch.Tensor]]) -> None:
+        copies = [*self.buffer_values, *self.renormed, *originals.values()]
+        if not copies:
+            return
         with torch.no_grad():
-            for buffer, saved in self.buffer_values:
-                buffer.copy_(saved)  # not by version: torch's kernels leave it
-            for param, saved in [*self.renormed, *originals.values()]:
-                param.copy_(saved)
+            for tensor, saved in copies:  # buffers not by version: torch's kernels leave it
+                tensor.copy_(saved)
 
     def _restore_flags(self) -> None:
         if list(map(_requires_grad, self.params)) == self.requires_grad and all(

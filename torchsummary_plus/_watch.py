@@ -20,6 +20,7 @@ nothing is left to note of them, and custom code gets another only by a registry
 from __future__ import annotations
 
 import functools
+import operator
 import sys
 import threading
 import weakref
@@ -39,6 +40,7 @@ _stack_length = torch._C._len_torch_function_stack
 _pop = torch._C._pop_torch_function_stack
 _push = torch._C._push_on_torch_function_stack
 _storage_uses = torch._C._storage_Use_Count
+_cdata = operator.attrgetter("_cdata")
 _WRITING_DUNDERS = frozenset(
     ["__setitem__", "__iadd__", "__isub__", "__imul__", "__itruediv__", "__ifloordiv__",
      "__imod__", "__ipow__", "__iand__", "__ior__", "__ixor__", "__ilshift__", "__irshift__"]
@@ -419,16 +421,23 @@ def storages_aliased(index: ModelIndex) -> bool:
     """Whether any parameter's storage is held by another tensor too: a view, ``.detach()``
     or ``.data`` alias made before the pass, which is a way to the values past the registries."""
     _, _, alone = _baseline()
-    for key in index.params:
-        param = index.tensors[key]
-        if param.device.type == "meta":
-            continue
-        try:
-            if _storage_uses(param.untyped_storage()._cdata) != alone:
-                return True
-        except (RuntimeError, NotImplementedError, TypeError):  # no storage of its own
-            return True
-    return False
+    params = list(map(index.tensors.__getitem__, index.params))
+    try:  # every count at once (each storage let go before its count, as in `_baseline`)
+        uses = list(map(_storage_uses, map(_cdata, map(_T.untyped_storage, params))))
+        if uses.count(alone) == len(uses):  # nearly always
+            return False
+    except (RuntimeError, NotImplementedError, TypeError):  # one without a storage of its own
+        pass
+    return any(map(_storage_aliased, params))
+
+
+def _storage_aliased(param: torch.Tensor) -> bool:
+    if param.device.type == "meta":
+        return False
+    try:
+        return bool(_storage_uses(param.untyped_storage()._cdata) != _baseline()[2])
+    except (RuntimeError, NotImplementedError, TypeError):  # no storage of its own
+        return True
 
 
 def can_wait(index: ModelIndex) -> bool:
