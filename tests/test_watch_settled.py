@@ -201,3 +201,21 @@ def test_no_reference_to_a_parameter_read_outlives_the_summary():
     figures(model, "meta")
     gc.collect()
     assert [sys.getrefcount(p) for p in model.parameters()] == before
+
+
+def test_a_transformers_llama_on_meta_is_counted_exactly():
+    """LlamaForCausalLM, vocab 100, hidden 64, MLP 128, 2 layers, 4 heads of 16, 2 key/value
+    heads (their projections 64 -> 32), untied head, worked out by hand:
+      per layer: q, o 2 * 64 * 64 = 8,192; k, v 2 * 64 * 32 = 4,096;
+                 gate, up, down 3 * 64 * 128 = 24,576; two norms 2 * 64 = 128: 36,992
+      2 layers 73,984 + embedding 100 * 64 = 6,400 + final norm 64 + head 6,400 = 86,848,
+    every one of them used by the pass (the watch goes off between the layers)."""
+    transformers = pytest.importorskip("transformers")
+    config = transformers.LlamaConfig(
+        vocab_size=100, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2,
+    )
+    with torch.device("meta"):
+        model = transformers.LlamaForCausalLM(config).eval()
+    result = summary_string(model, (16,), device="meta", dtypes=[torch.LongTensor])[1]
+    assert (result.unique_params, result.used_params, result.unused_params) == (86_848, 86_848, 0)
