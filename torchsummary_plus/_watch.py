@@ -244,18 +244,23 @@ class Watch:
         """Take the watch off again where every parameter custom code got since it went on
         is on meta and seen used: the watch has nothing left to note of them (no values to
         copy before a write), and custom code gets any other parameter only by a registry
-        read, which puts the watch back on."""
-        seen = self.mode.seen_ids
+        read, which puts the watch back on. Those settled leave ``handed`` as they are found,
+        so that each is looked at once however many checks find another still unused."""
+        handed, seen = self.handed, self.mode.seen_ids
+        settled = []
         with torch._C.DisableTorchFunction():
-            for key, param in self.handed.items():
+            for key, param in handed.items():
                 if not param.is_meta:  # its values may need a copy before a write: on for good
                     self.can_stop = False
                     return
                 if key not in seen:
-                    return
-        self.handed.clear()
-        _pop()
-        self.watching = False
+                    break
+                settled.append(key)
+        for key in settled:
+            del handed[key]
+        if not handed:
+            _pop()
+            self.watching = False
 
     def stop(self) -> None:
         """The pass ended (or raised): take the watch off the stack wherever it is."""
