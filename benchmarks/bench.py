@@ -217,6 +217,7 @@ def main_table(rounds: int, repeat: int) -> tuple[list[list[Any]], list[str]]:
         ("custom encoder 48L (64,256)", models.custom_encoder, (64, 256)),
         ("custom encoder 48L (4,256)", models.custom_encoder, (4, 256)),
         ("ResNet-50 (3,224,224)", models.resnet50, (3, 224, 224)),
+        ("small CNN (1,28,28)", models.small_cnn, (1, 28, 28)),
         ("tiny stack 2000", lambda: models.tiny_stack(2000), (8,)),
     ]
     rows: list[list[Any]] = []

@@ -9,6 +9,8 @@ statistics) so that repeated passes do the same work. Nothing here downloads any
 - ``custom_encoder``: the same shape written as custom blocks (attention from Linear layers),
   725 modules, so that the watch sees the blocks' own operations;
 - ``resnet50``: the ResNet-50 layout (Bottleneck blocks [3, 4, 6, 3]) written out here;
+- ``small_cnn``: the classic MNIST network of PyTorch's examples (two convolutions, dropout,
+  two linear layers: 6 modules), the size most summaries are of;
 - ``tiny_stack``: ``n_modules`` alternating ``nn.Linear(8, 8)`` / ``nn.ReLU`` children of a
   custom root, to see how the cost per module call scales;
 - ``Decoder``: a LLaMA-shaped decoder (RMSNorm, q/k/v/o attention without bias, SwiGLU MLP,
@@ -176,6 +178,31 @@ class ResNet50(nn.Module):
 
 def resnet50() -> nn.Module:
     return ResNet50().eval()
+
+
+# ---------------------------------------------------------------------------------------
+# A small CNN
+# ---------------------------------------------------------------------------------------
+class SmallCNN(nn.Module):
+    """Two convolutions with max pooling, dropout, two linear layers; 28 x 28 inputs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 10, kernel_size=5)
+        self.conv2 = nn.Conv2d(10, 20, kernel_size=5)
+        self.conv2_drop = nn.Dropout2d()
+        self.fc1 = nn.Linear(320, 50)
+        self.fc2 = nn.Linear(50, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.relu(F.max_pool2d(self.conv1(x), 2))
+        x = F.relu(F.max_pool2d(self.conv2_drop(self.conv2(x)), 2))
+        x = F.relu(self.fc1(x.flatten(1)))
+        return F.log_softmax(self.fc2(x), dim=1)
+
+
+def small_cnn() -> nn.Module:
+    return SmallCNN().eval()
 
 
 # ---------------------------------------------------------------------------------------

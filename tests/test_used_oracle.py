@@ -40,6 +40,7 @@ BENCHMARK_MODELS = {
     "encoder_2_layers": Entry(lambda: bench.encoder(2), (4, 256), None),
     "custom_encoder_2_blocks": Entry(lambda: bench.custom_encoder(2), (4, 256), None),
     "resnet_one_block_per_stage": Entry(lambda: bench.ResNet50((1, 1, 1, 1), 10).eval(), (3, 64, 64), None),
+    "small_cnn": Entry(bench.small_cnn, (1, 28, 28), None),
     "tiny_stack_40": Entry(lambda: bench.tiny_stack(40), (8,), None),
     "decoder": Entry(lambda: bench.decoder(SMALL_DECODER), (16,), [torch.LongTensor]),
     "decoder_tied": Entry(lambda: bench.decoder(SMALL_TIED_DECODER), (16,), [torch.LongTensor]),
