@@ -28,7 +28,7 @@ from tabulate import tabulate  # noqa: E402
 
 import torchsummary_plus  # noqa: E402
 from benchmarks import models  # noqa: E402
-from torchsummary_plus import _facts, _index, _observe, _snapshot, _trace, _traits  # noqa: E402
+from torchsummary_plus import _activations, _facts, _index, _observe, _snapshot, _trace, _traits, _watch  # noqa: E402
 
 Patch = Callable[[], contextlib.AbstractContextManager[Any]]
 
@@ -93,6 +93,24 @@ def _no_quick_checks() -> contextlib.AbstractContextManager[Any]:
     return _patched(_snapshot._TreeState, "unchanged", lambda self: False)
 
 
+def _children_one_by_one() -> contextlib.AbstractContextManager[Any]:
+    """Each module's children looked at one by one, also where none repeats."""
+    return _patched(_index, "_children", _index.children_one_by_one)
+
+
+def _storages_one_by_one() -> contextlib.AbstractContextManager[Any]:
+    """The parameters' storage counts read one parameter at a time."""
+    def one_by_one(index: _index.ModelIndex) -> bool:
+        return any(_watch.storage_aliased(index.tensors[key]) for key in index.params)
+
+    return _patched(_trace, "storages_aliased", one_by_one)
+
+
+def _saved_one_by_one() -> contextlib.AbstractContextManager[Any]:
+    """What autograd saved, and the model's tensors, weighed one tensor at a time."""
+    return _patched(_activations, "storage_sizes", _activations.storage_sizes_one_by_one)
+
+
 def _reference_path() -> contextlib.AbstractContextManager[Any]:
     """Every trick off: the reference path (hooks, the watch always on)."""
     return _patched(_trace, "use_fast_path", lambda: False)
@@ -106,6 +124,9 @@ VARIANTS: dict[str, Patch] = {
     "hooks instead of instance _call_impl": _no_instance_call,
     "no per-class traits memo": _no_traits_memo,
     "no whole-tree quick check": _no_quick_checks,
+    "children looked at one by one": _children_one_by_one,
+    "storage counts one parameter at a time": _storages_one_by_one,
+    "saved tensors weighed one at a time": _saved_one_by_one,
     "reference path (all off)": _reference_path,
 }
 

@@ -61,6 +61,11 @@ def storage_sizes(tensors: list[Tensor]) -> dict[int | None, int]:
         sizes = []
     if len(sizes) == len(tensors) and all(sizes):
         return dict(zip(map(_cdata, storages), sizes, strict=True))
+    return storage_sizes_one_by_one(tensors)
+
+
+def storage_sizes_one_by_one(tensors: list[Tensor]) -> dict[int | None, int]:
+    """``storage_sizes`` the plain way, one tensor at a time."""
     counted: dict[int | None, int] = {None: 0}
     for storage, nbytes in map(_storage_bytes, tensors):
         if storage is None:

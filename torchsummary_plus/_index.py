@@ -148,6 +148,11 @@ def _children(modules: dict[str, nn.Module | None]) -> Iterable[tuple[str, nn.Mo
     distinct = set(modules.values())
     if len(distinct) == len(modules) and None not in distinct:  # nearly always: all of them
         return modules.items()  # type: ignore[return-value]  # (None is not among them)
+    return children_one_by_one(modules)
+
+
+def children_one_by_one(modules: dict[str, nn.Module | None]) -> list[tuple[str, nn.Module]]:
+    """``_children`` the plain way, looking at each child in turn."""
     seen: set[nn.Module] = set()
     named = []
     for name, child in modules.items():

@@ -433,10 +433,11 @@ def storages_aliased(index: ModelIndex) -> bool:
             return False
     except (RuntimeError, NotImplementedError, TypeError):  # one without a storage of its own
         pass
-    return any(map(_storage_aliased, params))
+    return any(map(storage_aliased, params))
 
 
-def _storage_aliased(param: torch.Tensor) -> bool:
+def storage_aliased(param: torch.Tensor) -> bool:
+    """``storages_aliased`` the plain way, for one parameter."""
     if param.device.type == "meta":
         return False
     try:
