@@ -2,8 +2,9 @@
 ends, as torchsummary's hook reads them, and the facts about each parameter behind it."""
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterable
-from itertools import count
+from itertools import count, repeat
 from typing import Any, NamedTuple
 
 import torch.nn as nn
@@ -88,8 +89,8 @@ class RowFacts:
         instance = module.__dict__
         if not kind.reads_registries or "weight" in instance or "bias" in instance:
             weight, bias = read_weight_and_bias(module)  # may run code: read every time
-            own = tuple(module.parameters(recurse=False))  # (TorchScript keeps no plain registry)
-            return self._facts(module, kind.row_name, weight, bias, own)
+            own = list(module.parameters(recurse=False))  # (TorchScript keeps no plain registry)
+            return self._facts(module, kind.row_name, weight, bias, [*own, weight, bias])
         params, buffers = instance["_parameters"], instance["_buffers"]
         if not params and not buffers:  # activations, pooling, dropout...
             return self._without_parameters(kind.row_name)
@@ -97,13 +98,15 @@ class RowFacts:
         if buffers:  # `weight` or `bias` may be a buffer (Module.__getattr__ looks there next)
             weight = weight if weight is not None else dict.get(buffers, "weight")
             bias = bias if bias is not None else dict.get(buffers, "bias")
-        return self._facts(module, kind.row_name, weight, bias, tuple(dict.values(params)))
+        # (`weight` and `bias` are among the registry's own, or buffers: no parameter's)
+        return self._facts(module, kind.row_name, weight, bias, list(dict.values(params)))
 
     def _facts(
-        self, module: nn.Module, name: str, weight: Tensor | None, bias: Tensor | None, own: tuple[Any, ...]
+        self, module: nn.Module, name: str, weight: Tensor | None, bias: Tensor | None, linked: list[Any]
     ) -> ModuleFacts:
-        if weight is None and bias is None and not own:  # activations, pooling, dropout...
-            return self._without_parameters(name)
+        """``linked``: the tensors that link the row to other rows (its own, `weight`, `bias`)."""
+        if weight is None and bias is None and all(map(operator.is_, linked, repeat(None))):
+            return self._without_parameters(name)  # activations, pooling, dropout...
         known = self.known
         counted, trainable = param_count(weight, bias)
         if bias is None:
@@ -111,7 +114,6 @@ class RowFacts:
         else:
             read = (bias,) if weight is None else (weight, bias)
         naive = tuple(map(known.info, read))
-        linked = [*own, weight, bias]
         children = module.__dict__.get("_modules")
         parametrizations = children.get("parametrizations") if type(children) is dict else None
         if parametrizations is not None:  # a computed weight is linked through its originals
