@@ -12,12 +12,11 @@ patching the package for its calls only; rounds interleaved and rotated as in ``
 """
 from __future__ import annotations
 
-import argparse
 import contextlib
+import functools
 import os
 import statistics
 import sys
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -27,7 +26,7 @@ import torch
 import torch.nn as nn
 from tabulate import tabulate
 
-from benchmarks.tricks import MODELS, Patch, _best, _patched
+from benchmarks.tricks import MODELS, Patch, _patched, _summaries, rounds_and_repeat, time_rotated
 from torchsummary_plus import _activations, _facts, _observe, _trace
 
 
@@ -89,40 +88,23 @@ VARIANTS: dict[str, Patch] = {
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="3 rounds of 2 calls")
-    args = parser.parse_args(argv)
-    rounds, repeat = (3, 2) if args.quick else (7, 3)
+    rounds, repeat = rounds_and_repeat(argv, __doc__.splitlines()[0])
     torch.set_num_threads(1)
     rows = []
     for label, (make, size) in MODELS.items():
         model = make()
         x = torch.rand(2, *size)
-        names = list(VARIANTS)
-        times: dict[str, list[float]] = {name: [] for name in [*names, "bare forward"]}
-        for r in range(rounds):
-            order = names[r % len(names):] + names[:r % len(names)]
-            for name in order:
-                times[name].append(_best(model, size, VARIANTS[name], repeat))
-            times["bare forward"].append(_best_forward(model, x, repeat))
+        calls = {**_summaries(model, size, VARIANTS), "bare forward": functools.partial(model, x)}
+        times = time_rotated(calls, rounds, repeat)
         base = statistics.median(times["everything on"])
         forward = statistics.median(times["bare forward"])
-        for name in [*names, "bare forward"]:
+        for name in calls:
             median = statistics.median(times[name])
             rows.append([label, name, f"{median * 1000:.1f}", f"{median / base:.2f}x",
                          f"{(median - forward) / (base - forward):.2f}"])
     print(tabulate(rows, headers=["model", "variant", "ms (median of bests)", "vs everything on",
                                   "overhead vs everything on's"]))
     return 0
-
-
-def _best_forward(model: nn.Module, x: torch.Tensor, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        model(x)
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 if __name__ == "__main__":

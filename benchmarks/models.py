@@ -25,6 +25,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from compat_tests.master_models import MnistNet
+
 
 # ---------------------------------------------------------------------------------------
 # Transformer encoder
@@ -183,26 +185,9 @@ def resnet50() -> nn.Module:
 # ---------------------------------------------------------------------------------------
 # A small CNN
 # ---------------------------------------------------------------------------------------
-class SmallCNN(nn.Module):
-    """Two convolutions with max pooling, dropout, two linear layers; 28 x 28 inputs."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(1, 10, kernel_size=5)
-        self.conv2 = nn.Conv2d(10, 20, kernel_size=5)
-        self.conv2_drop = nn.Dropout2d()
-        self.fc1 = nn.Linear(320, 50)
-        self.fc2 = nn.Linear(50, 10)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = F.relu(F.max_pool2d(self.conv1(x), 2))
-        x = F.relu(F.max_pool2d(self.conv2_drop(self.conv2(x)), 2))
-        x = F.relu(self.fc1(x.flatten(1)))
-        return F.log_softmax(self.fc2(x), dim=1)
-
-
 def small_cnn() -> nn.Module:
-    return SmallCNN().eval()
+    """The MNIST network of PyTorch's examples (the compatibility tests' ``MnistNet``)."""
+    return MnistNet().eval()
 
 
 # ---------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import io
 import os
 import statistics
@@ -145,20 +146,39 @@ def _run(model: nn.Module, size: tuple[int, ...], patch: Patch) -> str:
     return out.getvalue()
 
 
-def _best(model: nn.Module, size: tuple[int, ...], patch: Patch, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        _run(model, size, patch)
-        times.append(time.perf_counter() - start)
-    return min(times)
+def rounds_and_repeat(argv: list[str] | None, description: str) -> tuple[int, int]:
+    """(rounds, calls per round) from the command line."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--quick", action="store_true", help="3 rounds of 2 calls")
+    args = parser.parse_args(argv)
+    return (3, 2) if args.quick else (7, 3)
+
+
+def time_rotated(calls: dict[str, Callable[[], Any]], rounds: int, repeat: int) -> dict[str, list[float]]:
+    """Each call's best of ``repeat`` in every round, the calls interleaved and their order
+    rotated from round to round."""
+    names = list(calls)
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for r in range(rounds):
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            best = []
+            for _ in range(repeat):
+                start = time.perf_counter()
+                calls[name]()
+                best.append(time.perf_counter() - start)
+            times[name].append(min(best))
+    return times
+
+
+def _summaries(
+    model: nn.Module, size: tuple[int, ...], variants: dict[str, Patch]
+) -> dict[str, Callable[[], Any]]:
+    """The summary under each variant, ready to time."""
+    return {name: functools.partial(_run, model, size, patch) for name, patch in variants.items()}
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="3 rounds of 2 calls")
-    args = parser.parse_args(argv)
-    rounds, repeat = (3, 2) if args.quick else (7, 3)
+    rounds, repeat = rounds_and_repeat(argv, __doc__.splitlines()[0])
     torch.set_num_threads(1)
     rows = []
     for label, (make, size) in MODELS.items():
@@ -166,14 +186,9 @@ def main(argv: list[str] | None = None) -> int:
         expected = _run(model, size, contextlib.nullcontext)
         for name, patch in VARIANTS.items():
             assert _run(model, size, patch) == expected, f"{name} printed other text on {label}"
-        names = list(VARIANTS)
-        times: dict[str, list[float]] = {name: [] for name in names}
-        for r in range(rounds):
-            order = names[r % len(names):] + names[:r % len(names)]
-            for name in order:
-                times[name].append(_best(model, size, VARIANTS[name], repeat))
+        times = time_rotated(_summaries(model, size, VARIANTS), rounds, repeat)
         base = statistics.median(times["all tricks on"])
-        for name in names:
+        for name in VARIANTS:
             median = statistics.median(times[name])
             rows.append([label, name, f"{median * 1000:.1f}", f"{median / base:.2f}x"])
     print(tabulate(rows, headers=["model", "variant", "ms (median of bests)", "vs all on"]))
