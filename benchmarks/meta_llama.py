@@ -120,11 +120,13 @@ def _stubbed(owner: Any, **values: Any) -> Iterator[None]:
             setattr(owner, name, value)
 
 
-def attribute(model: torch.nn.Module, rounds: int) -> list[tuple[str, float, float, float]]:
-    """(variant, median ms, ms over the bare forward, ratio to it) for the bare forward, the
-    summary, and the summary with one stage stubbed out at a time (see the docstring)."""
+def attribute(model: torch.nn.Module, rounds: int) -> list[tuple[str, float, float, float, float]]:
+    """(variant, median ms, ms over the bare forward, ratio to it, ratio of the fastest calls)
+    for the bare forward, the summary, and the summary with one stage stubbed out at a time
+    (see the docstring)."""
     import torchsummary_plus
-    from torchsummary_plus import _activations, _watch
+    from benchmarks.costs import _no_restore
+    from torchsummary_plus import _activations, _observe, _watch
 
     ids = torch.zeros(2, SEQ, dtype=torch.long, device="meta")
 
@@ -152,6 +154,9 @@ def attribute(model: torch.nn.Module, rounds: int) -> list[tuple[str, float, flo
             __enter__=lambda self: self, __exit__=lambda self, *args: None,
         )
 
+    def no_rows() -> contextlib.AbstractContextManager[Any]:
+        return _stubbed(_observe.Recorder, write=lambda self, module, output: None)
+
     variants: dict[str, Callable[[], Any]] = {
         "bare forward": lambda: model(ids),
         "summary": summary,
@@ -159,6 +164,8 @@ def attribute(model: torch.nn.Module, rounds: int) -> list[tuple[str, float, flo
         "summary, no parameter watch": with_stubs(no_watch),
         "summary, no saved-for-backward measure": with_stubs(no_saved),
         "summary, neither": with_stubs(no_watch, no_saved),
+        "summary, no rows (none written, none printed)": with_stubs(no_rows),
+        "summary, no snapshot and restore": with_stubs(_no_restore),
     }
     names = list(variants)
     times: dict[str, list[float]] = {name: [] for name in names}
@@ -169,10 +176,10 @@ def attribute(model: torch.nn.Module, rounds: int) -> list[tuple[str, float, flo
             start = time.perf_counter()
             variants[name]()
             times[name].append(time.perf_counter() - start)
-    bare = statistics.median(times["bare forward"])
+    bare, fastest = statistics.median(times["bare forward"]), min(times["bare forward"])
     return [
         (name, 1000 * statistics.median(times[name]), 1000 * (statistics.median(times[name]) - bare),
-         statistics.median(times[name]) / bare)
+         statistics.median(times[name]) / bare, min(times[name]) / fastest)
         for name in names
     ]
 
@@ -242,9 +249,9 @@ def main(argv: list[str] | None = None) -> int:
     config = dataclasses.replace(base, tie_embeddings=args.tied)
     if args.attribute:
         rows = attribute(decoder(config, device="meta"), args.rounds)
-        print(f"{'variant':40} {'median ms':>10} {'over bare ms':>13} {'x bare':>7}")
-        for name, median, over, ratio in rows:
-            print(f"{name:40} {median:10.1f} {over:13.1f} {ratio:6.3f}x")
+        print(f"{'variant':46} {'median ms':>10} {'over bare ms':>13} {'x bare':>7} {'fastest x':>10}")
+        for name, median, over, ratio, fastest in rows:
+            print(f"{name:46} {median:10.1f} {over:13.1f} {ratio:6.3f}x {fastest:9.3f}x")
         return 0
     out = run(config, args.torchinfo)
     out["name"] = args.config + (" tied" if args.tied else "")
