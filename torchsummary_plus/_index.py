@@ -37,7 +37,9 @@ class ModelIndex:
     scripted: set[nn.Module] = field(default_factory=set)  # inside torch.jit.script: no hooks
     script_tops: list[nn.Module] = field(default_factory=list)  # outermost TorchScript modules
     params: dict[int, ParamInfo] = field(default_factory=dict)  # id -> info, definition order
-    tensors: dict[int, torch.Tensor] = field(default_factory=dict)  # parameters and buffers by id
+    # parameters and buffers by id: the index's one reference to each (the gate counts a
+    # parameter's references, see `_watch._held_elsewhere`: lists of them are made as needed)
+    tensors: dict[int, torch.Tensor] = field(default_factory=dict)
     buffers: set[int] = field(default_factory=set)  # ids of the buffers
     owners: dict[nn.Module, tuple[int, ...]] = field(default_factory=dict)  # own parameter ids
     below: dict[nn.Module, tuple[int, ...]] = field(default_factory=dict)  # trusted: ids below
