@@ -31,16 +31,17 @@ import statistics
 import subprocess
 import sys
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import torch  # noqa: E402
-import torch.nn as nn  # noqa: E402
-from tabulate import tabulate  # noqa: E402
+import torch
+import torch.nn as nn
+from tabulate import tabulate
 
-import torchsummary_plus  # noqa: E402
-from benchmarks import models  # noqa: E402
+import torchsummary_plus
+from benchmarks import models
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -93,7 +94,7 @@ def make_tools(model: nn.Module, size: tuple[int, ...]) -> dict[str, Callable[[]
         )
     if torchinfo is not None:
         tools["torchinfo"] = lambda: _quiet(
-            lambda: torchinfo.summary(model, input_size=(2,) + tuple(size), verbose=0)
+            lambda: torchinfo.summary(model, input_size=(2, *size), verbose=0)
         )
     tools["plus"] = lambda: _quiet(lambda: torchsummary_plus.summary(model, size, device="cpu"))
     return tools
@@ -324,6 +325,7 @@ def meta_runs(quick: bool) -> list[list[Any]]:
             capture_output=True,
             text=True,
             timeout=240,
+            check=False,  # a failing run is reported in its row
         )
         try:
             out = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -352,7 +354,8 @@ def meta_runs(quick: bool) -> list[list[Any]]:
             f"{out['rss_after_build_mib']:.0f} / {out['hwm_after_build_mib'] or 0:.0f}",
             f"{out['rss_after_plus_mib']:.0f} / {out['hwm_after_plus_mib'] or 0:.0f}",
             "yes" if out["still_on_meta"] else "NO",
-            f"{out['plus_over_bare']:.2f}x" if "plus_over_bare" in out else "",
+            (f"{out['plus_over_bare']:.2f}x / {out['plus_over_bare_by_round']:.2f}x / "
+             f"{out['plus_over_bare_fastest']:.2f}x") if "plus_over_bare" in out else "",
             info,
         ])
         print(f"  meta run {out['name']} done", file=sys.stderr, flush=True)
@@ -407,7 +410,8 @@ def main(argv: list[str] | None = None) -> int:
             headers=["config", "build s", "plus s", "unique params", "used params",
                      "naive total", "rows", "peak MiB after build (ru_maxrss / VmHWM)",
                      "after plus",
-                     "params on meta", "x own meta forward", "torchinfo (same model)"],
+                     "params on meta", "x own meta forward (medians / by round / fastest)",
+                     "torchinfo (same model)"],
             tablefmt="github",
         ))
         print()
@@ -415,8 +419,10 @@ def main(argv: list[str] | None = None) -> int:
               "Peak memory is the high-water mark, so 'after plus' includes the build; "
               "ru_maxrss (getrusage) also carries the spawning process's size, VmHWM is "
               "the child's own. torchinfo runs after plus in the same process. 'x own meta "
-              "forward': the summary's median against the model's own bare forward pass on "
-              "meta (a batch of 2 ids), interleaved over 5 rounds in that process.")
+              "forward': the summary against the model's own bare forward pass on meta (a "
+              "batch of 2 ids), one of each per round over 15 rounds in that process, the "
+              "order swapped every round: the ratio of the medians, the median of the "
+              "rounds' own ratios, and the ratio of the fastest calls.")
         print()
     rows, notes = main_table(rounds, repeat)
     print("## Seconds per call (median over rounds of each round's best), ratio to the "

@@ -1,11 +1,12 @@
 """Summarize a LLaMA-shaped decoder built on the meta device, in a process of its own.
 
-    python benchmarks/meta_llama.py [--config 7b|13b|70b|405b] [--tied] [--torchinfo] [--json]
+    python benchmarks/meta_llama.py [--config 7b|13b|70b|405b] [--tied] [--torchinfo] [--json] [--rounds 15]
     python benchmarks/meta_llama.py --config 70b --attribute [--rounds 9]
 
 Builds the model under ``torch.device("meta")`` (not timed), then times
 ``torchsummary_plus.summary(model, (128,), device="meta", dtypes=[torch.LongTensor])``
-and, with --torchinfo, ``torchinfo.summary`` on the same model. Prints the times, the
+and, with --torchinfo, ``torchinfo.summary`` on the same model, then the summary side by
+side with the model's own bare forward on meta (see ``side_by_side``). Prints the times, the
 process's peak resident memory after each step and the totals the summary reports.
 Peak memory is the process's high-water mark, so it only ever grows. Two readings:
 ru_maxrss (getrusage) and, on Linux, VmHWM from /proc/self/status. They differ when this
@@ -22,22 +23,23 @@ variants give wrong used or saved figures: they are timings only.
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import statistics
 import contextlib
+import dataclasses
 import io
 import json
 import os
 import resource
+import statistics
 import sys
 import time
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import torch  # noqa: E402
+import torch
 
-from benchmarks.models import (  # noqa: E402
+from benchmarks.models import (
     LLAMA_7B,
     LLAMA_13B,
     LLAMA_70B,
@@ -85,25 +87,38 @@ def _measure(
     out[f"hwm_after_{tool}_mib"] = vm_hwm_mib()
 
 
-def side_by_side(model: torch.nn.Module, rounds: int = 9) -> dict:
+def side_by_side(model: torch.nn.Module, rounds: int = 15) -> dict:
     """The summary against the model's own bare forward pass on meta (a batch of 2 ids),
-    interleaved, after the first (untimed here) summary above: medians and their ratio."""
+    after the first (untimed here) summary above: in each round one of each, the order
+    swapped every round, so that neither always runs on the caches the other left. Three
+    readings of the ratio: of the medians, the median of the rounds' own ratios (a round's
+    two calls run seconds apart, so a machine that slows down for a while slows both), and
+    of the fastest calls (the least disturbed ones)."""
     import torchsummary_plus
 
     ids = torch.zeros(2, SEQ, dtype=torch.long, device="meta")
-    bare, plus = [], []
-    for _ in range(rounds):
-        start = time.perf_counter()
+
+    def bare() -> None:
         model(ids)
-        bare.append(time.perf_counter() - start)
-        start = time.perf_counter()
+
+    def plus() -> None:
         with contextlib.redirect_stdout(io.StringIO()):
             torchsummary_plus.summary(model, (SEQ,), device="meta", dtypes=[torch.LongTensor])
-        plus.append(time.perf_counter() - start)
+
+    times: dict[Callable[[], None], list[float]] = {bare: [], plus: []}
+    for turn in range(rounds):
+        for call in (bare, plus) if turn % 2 == 0 else (plus, bare):
+            start = time.perf_counter()
+            call()
+            times[call].append(time.perf_counter() - start)
     return {
-        "bare_forward_median_s": statistics.median(bare),
-        "plus_median_s": statistics.median(plus),
-        "plus_over_bare": statistics.median(plus) / statistics.median(bare),
+        "bare_forward_median_s": statistics.median(times[bare]),
+        "plus_median_s": statistics.median(times[plus]),
+        "plus_over_bare": statistics.median(times[plus]) / statistics.median(times[bare]),
+        "plus_over_bare_by_round": statistics.median(
+            [p / b for p, b in zip(times[plus], times[bare], strict=True)]
+        ),
+        "plus_over_bare_fastest": min(times[plus]) / min(times[bare]),
         "hwm_after_side_by_side_mib": vm_hwm_mib(),
     }
 
@@ -184,7 +199,7 @@ def attribute(model: torch.nn.Module, rounds: int) -> list[tuple[str, float, flo
     ]
 
 
-def run(config: DecoderConfig, with_torchinfo: bool) -> dict:
+def run(config: DecoderConfig, with_torchinfo: bool, rounds: int = 15) -> dict:
     out: dict = {
         "config": {k: getattr(config, k) for k in ("layers", "hidden", "mlp", "heads", "kv_heads",
                                                     "vocab", "tie_embeddings")},
@@ -215,7 +230,7 @@ def run(config: DecoderConfig, with_torchinfo: bool) -> dict:
             },
         )
     out["still_on_meta"] = all(p.is_meta for p in model.parameters())
-    out.update(side_by_side(model))
+    out.update(side_by_side(model, rounds))
 
     if with_torchinfo:
         try:
@@ -243,17 +258,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--torchinfo", action="store_true", help="also time torchinfo")
     parser.add_argument("--json", action="store_true", help="print one JSON object only")
     parser.add_argument("--attribute", action="store_true", help="where the time goes (see above)")
-    parser.add_argument("--rounds", type=int, default=9, help="rounds for --attribute")
+    parser.add_argument("--rounds", type=int, default=None,
+                        help="rounds side by side (default 15; 9 for --attribute)")
     args = parser.parse_args(argv)
     base = CONFIGS[args.config]
     config = dataclasses.replace(base, tie_embeddings=args.tied)
     if args.attribute:
-        rows = attribute(decoder(config, device="meta"), args.rounds)
+        rows = attribute(decoder(config, device="meta"), args.rounds or 9)
         print(f"{'variant':46} {'median ms':>10} {'over bare ms':>13} {'x bare':>7} {'fastest x':>10}")
         for name, median, over, ratio, fastest in rows:
             print(f"{name:46} {median:10.1f} {over:13.1f} {ratio:6.3f}x {fastest:9.3f}x")
         return 0
-    out = run(config, args.torchinfo)
+    out = run(config, args.torchinfo, args.rounds or 15)
     out["name"] = args.config + (" tied" if args.tied else "")
     if args.json:
         print(json.dumps(out))

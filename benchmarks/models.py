@@ -68,9 +68,9 @@ class SelfAttention(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, t, d = x.shape
-        heads = [m(x).view(b, t, self.nhead, d // self.nhead).transpose(1, 2) for m in (self.q, self.k, self.v)]
-        q, k, v = heads
-        weights = self.attn_drop(torch.softmax(q @ k.transpose(-2, -1) / (d // self.nhead) ** 0.5, dim=-1))
+        width = d // self.nhead
+        q, k, v = [m(x).view(b, t, self.nhead, width).transpose(1, 2) for m in (self.q, self.k, self.v)]
+        weights = self.attn_drop(torch.softmax(q @ k.transpose(-2, -1) / width**0.5, dim=-1))
         out = (weights @ v).transpose(1, 2).reshape(b, t, d)
         return self.proj_drop(self.o(out))
 

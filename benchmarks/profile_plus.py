@@ -26,21 +26,22 @@ import pstats
 import statistics
 import sys
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import torch  # noqa: E402
-import torch.nn as nn  # noqa: E402
-from torch.overrides import TorchFunctionMode  # noqa: E402
+import torch
+import torch.nn as nn
+from torch.overrides import TorchFunctionMode
 
-import torchsummary_plus  # noqa: E402
-from benchmarks.bench import gc_off  # noqa: E402
-from benchmarks.models import tiny_stack  # noqa: E402
+import torchsummary_plus
+from benchmarks.bench import gc_off
+from benchmarks.models import tiny_stack
 
 
 class PassThrough(TorchFunctionMode):
-    def __torch_function__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
+    def __torch_function__(self, func, types, args=(), kwargs=None):
         return func(*args, **(kwargs or {}))
 
 

@@ -19,17 +19,18 @@ import os
 import statistics
 import sys
 import time
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import torch  # noqa: E402
-import torch.nn as nn  # noqa: E402
-from tabulate import tabulate  # noqa: E402
+import torch
+import torch.nn as nn
+from tabulate import tabulate
 
-import torchsummary_plus  # noqa: E402
-from benchmarks import models  # noqa: E402
-from torchsummary_plus import _activations, _facts, _index, _observe, _snapshot, _trace, _traits, _watch  # noqa: E402
+import torchsummary_plus
+from benchmarks import models
+from torchsummary_plus import _activations, _facts, _index, _observe, _snapshot, _trace, _traits, _watch
 
 Patch = Callable[[], contextlib.AbstractContextManager[Any]]
 

@@ -18,7 +18,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
@@ -85,13 +86,13 @@ def main(argv: list[str] | None = None) -> int:
         ]:
             x = torch.rand(2, *size)
             tools = {
-                "forward": lambda: model(x),
+                "forward": lambda model=model, x=x: model(x),
                 args.rev: _summary(earlier, model, size),
                 "this version": _summary(torchsummary_plus, model, size),
                 "torchsummary": _summary(torchsummary, model, size),
             }
             times: dict[str, list[float]] = {name: [] for name in tools}
-            for name, call in tools.items():
+            for call in tools.values():
                 call()  # warm-up
             for _ in range(args.rounds):
                 for name, call in tools.items():
