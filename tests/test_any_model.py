@@ -241,6 +241,41 @@ def test_module_called_many_times_and_one_called_never():
     assert "\n    (Linear-1); 40 counted again above\n" in text
 
 
+class FailingWeight(nn.Module):
+    """A `weight` property that raises: torchsummary's hook would crash reading it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scale = nn.Parameter(torch.ones(4))
+
+    @property
+    def weight(self) -> torch.Tensor:
+        raise RuntimeError("this weight cannot be read")
+
+    def forward(self, x):
+        return x * self.scale
+
+
+class HoldsFailingWeight(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+        self.odd = FailingWeight()
+
+    def forward(self, x):
+        return self.odd(self.fc(x))
+
+
+def test_a_weight_that_cannot_be_read_counts_nothing_and_the_summary_goes_on():
+    text, result = plus_text(HoldsFailingWeight(), (4,))
+    # fc: 4*4 + 4 = 20; odd has no weight to read and no bias: 0 (its `scale` is no weight)
+    assert table_rows(text) == [("Linear-1", "[-1, 4]", "20"), ("FailingWeight-2", "[-1, 4]", "0")]
+    assert "Total params: 20" in text
+    # counted once: 20 + 4 (scale); both used (fc ran; scale takes part in x * scale)
+    assert corrected(text, "Parameters") == ["24", "24"]
+    assert result.used_params == 24
+
+
 def test_inplace_activation():
     model = nn.Sequential(nn.Linear(4, 6), nn.ReLU(inplace=True), nn.Linear(6, 2), nn.ReLU(inplace=True))
     text, _ = same_as_torchsummary(model, (4,))

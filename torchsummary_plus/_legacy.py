@@ -54,12 +54,22 @@ def read_weight_and_bias(module: nn.Module) -> tuple[Any, Any]:
     read repeated as often as the hook repeats it."""
     found = []
     for attr, reads in (("weight", WEIGHT_READS), ("bias", BIAS_READS)):
-        value = getattr(module, attr, None)
+        value = _read(module, attr)
         if isinstance(value, Tensor):
             for _ in range(reads - 1):
-                value = getattr(module, attr, None)
+                value = _read(module, attr)
         found.append(value if isinstance(value, Tensor) else None)
     return found[0], found[1]
+
+
+def _read(module: nn.Module, attr: str) -> Any:
+    """``module.<attr>``, None where it has none, or where reading it raises (a property of
+    the user's that fails): torchsummary's hook would crash there, before the forward pass
+    returns, and the summary would blame the pass; no tensor is read, so none is counted."""
+    try:
+        return getattr(module, attr, None)
+    except Exception:
+        return None
 
 
 def param_count(weight: Tensor | None, bias: Tensor | None) -> tuple[int, bool | None]:
