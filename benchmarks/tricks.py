@@ -64,12 +64,12 @@ def _no_gate() -> contextlib.AbstractContextManager[Any]:
 
 def _no_direct_forward() -> contextlib.AbstractContextManager[Any]:
     """Every observed call goes through torch's own ``_call_impl``."""
-    def through_torch(self: _observe.Observer, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    def through_torch(self: _observe.Observer) -> Any:
         if self.own_call is not None:
-            return self.own_call(*args, **kwargs)
-        return _observe._TORCH_CALL(self.module, *args, **kwargs)
+            return self.own_call
+        return functools.partial(_observe._TORCH_CALL, self.module)
 
-    return _patched(_observe.Observer, "_run", through_torch)
+    return _patched(_observe.Observer, "_own_call", through_torch)
 
 
 def _no_instance_call() -> contextlib.AbstractContextManager[Any]:

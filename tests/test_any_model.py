@@ -13,6 +13,7 @@ import torch.nn as nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
 from helpers_model_state import ModelState, assert_same, table_rows, torchsummary_text
+from paths import ON_REFERENCE_PATH
 from torchsummary_plus import summary_string
 
 
@@ -274,6 +275,54 @@ def test_a_weight_that_cannot_be_read_counts_nothing_and_the_summary_goes_on():
     # counted once: 20 + 4 (scale); both used (fc ran; scale takes part in x * scale)
     assert corrected(text, "Parameters") == ["24", "24"]
     assert result.used_params == 24
+
+
+class Wrap(nn.Module):
+    def __init__(self, inner: nn.Module) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x):
+        return self.inner(x) + 1
+
+
+def nested(depth):
+    """``depth`` levels of ``Wrap`` around a Linear(4, 4)."""
+    model = nn.Linear(4, 4)
+    for _ in range(depth):
+        model = Wrap(model)
+    return model
+
+
+def deepest_own_forward():
+    """The deepest nesting (in steps of 10) whose own forward pass runs here, under this
+    interpreter's recursion limit: found by trying."""
+    depth = 10
+    while True:
+        try:
+            nested(depth + 10)(torch.zeros(2, 4))
+        except RecursionError:
+            return depth
+        depth += 10
+
+
+@pytest.mark.skipif(
+    ON_REFERENCE_PATH,
+    reason="the reference path observes through hooks, as torchsummary does: torch's hooked "
+    "call is a frame deeper per level, so it runs out of recursion sooner, as torchsummary does",
+)
+def test_a_model_nearly_as_deep_as_its_own_forward_allows_is_summarized():
+    # A few levels of margin for the summary's own frames around the pass and at its
+    # deepest point (reading a row); each level of the model must cost no more frames than
+    # under torch's own call, or a model this deep would fail.
+    depth = deepest_own_forward() - 5
+    with pytest.raises(RecursionError):  # torchsummary's hooks cost a frame more per level
+        torchsummary_text(nested(depth), (4,))
+    text, result = plus_text(nested(depth), (4,))
+    # pypi: every Wrap but the model itself, and the Linear, one row each; 4*4 + 4 = 20
+    assert len(result.rows) == depth
+    assert result.total_params == 20
+    assert result.used_params == 20
 
 
 def test_inplace_activation():

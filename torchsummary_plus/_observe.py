@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Callable
 from types import FrameType
 from typing import Any, NamedTuple
 
@@ -37,7 +38,7 @@ from ._watch import Watch
 REFERENCE_PATH_VARIABLE = "TORCHSUMMARY_PLUS_REFERENCE"
 _TORCH_CALL = nn.Module._call_impl
 # The hook dictionaries torch 2.x's `_call_impl` reads; it calls `forward` and nothing else
-# where the first eight are empty and nothing traces (see `Observer._run`).
+# where the first eight are empty and nothing traces (see `Observer._own_call`).
 _CALL_IMPL_HOOK_NAMES = frozenset(
     [f"_{kind}_hooks" for kind in ("backward", "backward_pre", "forward", "forward_pre")]
     + [f"_global_{kind}_hooks" for kind in ("backward", "backward_pre", "forward", "forward_pre")]
@@ -59,7 +60,7 @@ class Call(NamedTuple):
 def fast_path_available() -> bool:
     """Whether torch works the way the fast path relies on: ``module(...)`` reaches an
     instance ``_call_impl``, torch's ``_call_impl`` reads exactly the hook dictionaries
-    ``Observer._run`` checks, and the function-mode stack can be popped and pushed."""
+    ``Observer._own_call`` checks, and the function-mode stack can be popped and pushed."""
     names = {name for name in _TORCH_CALL.__code__.co_names if "hooks" in name}
     if names != _CALL_IMPL_HOOK_NAMES:
         return False
@@ -155,23 +156,27 @@ class Observer:
 
     def call(self, *args: Any, **kwargs: Any) -> Any:
         module = self.module
+        run = self._own_call()
         if self.pauses:
             watch = self.observation.watch
             token = watch.enter(module, args, kwargs)
             try:
-                output = self._run(args, kwargs)
+                output = run(*args, **kwargs)
             finally:
                 watch.leave(module, token)
         else:
-            output = self._run(args, kwargs)
+            output = run(*args, **kwargs)
         self.observation.recorder.write(module, output)
         return output
 
-    def _run(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        """The module's own call. Where torch's ``_call_impl`` would only call ``forward``
-        (no hook on the module, none global, nothing tracing), ``forward`` is called here."""
+    def _own_call(self) -> Callable[..., Any]:
+        """What makes the module's own call: ``forward`` itself where torch's ``_call_impl``
+        would only call ``forward`` (no hook on the module, none global, nothing tracing).
+        Returned, not called, so that each level of a nested model is as many frames deep
+        as under torch's own call: a model as deep as the recursion limit lets it run still
+        gets its summary."""
         if self.own_call is not None:
-            return self.own_call(*args, **kwargs)
+            return self.own_call  # type: ignore[no-any-return]
         module = self.module
         instance = module.__dict__
         if (
@@ -182,8 +187,8 @@ class Observer:
             or any(GLOBAL_HOOKS)
             or _tracing_state() is not None
         ):
-            return _TORCH_CALL(module, *args, **kwargs)  # type: ignore[no-untyped-call]
-        return module.forward(*args, **kwargs)
+            return functools.partial(_TORCH_CALL, module)
+        return module.forward
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Any:
         copied = memo.get(id(self.module))
