@@ -277,6 +277,40 @@ def test_a_weight_that_cannot_be_read_counts_nothing_and_the_summary_goes_on():
     assert result.used_params == 24
 
 
+class AliasedWeight(nn.Module):
+    """A `weight` given by a `__getattr__` of its own, from a parameter named otherwise:
+    torchsummary's hook reads it through `hasattr`/`getattr` and counts it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.kernel = nn.Parameter(torch.ones(4, 4))
+
+    def __getattr__(self, name):
+        if name == "weight":
+            return self.kernel
+        return super().__getattr__(name)
+
+    def forward(self, x):
+        return x @ self.kernel
+
+
+class HoldsAliasedWeight(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.alias = AliasedWeight()
+        self.fc = nn.Linear(4, 2)
+
+    def forward(self, x):
+        return self.fc(self.alias(x))
+
+
+def test_a_weight_from_a_getattr_of_its_own_is_counted_as_torchsummary_does():
+    text, result = same_as_torchsummary(HoldsAliasedWeight(), (4,))
+    # alias: its `weight` is the 4x4 kernel, 16; fc: 4*2 + 2 = 10
+    assert table_rows(text) == [("AliasedWeight-1", "[-1, 4]", "16"), ("Linear-2", "[-1, 2]", "10")]
+    assert "Total params: 26" in text
+
+
 class Wrap(nn.Module):
     def __init__(self, inner: nn.Module) -> None:
         super().__init__()

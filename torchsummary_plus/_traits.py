@@ -28,7 +28,7 @@ class ClassTraits(NamedTuple):
     holder: bool  # ModuleList/ModuleDict: holds modules for its owner to call
     renorms: bool  # embeddings, which rewrite their weight in place when max_norm is set
     row_name: str  # torchsummary's name for its rows
-    reads_registries: bool  # `weight` and `bias` can only come from the registries
+    reads_registries: bool  # `weight` and `bias` can only come from the registries (or buffers)
     special: bool  # script, scripted or replicating: the index notes it
 
 
@@ -57,6 +57,16 @@ def _class_traits(cls: type) -> ClassTraits:
         holder=issubclass(cls, _HOLDERS),
         renorms=issubclass(cls, (nn.Embedding, nn.EmbeddingBag)),
         row_name=row_name(unwrapped_class(cls)),  # FSDP2's made-up classes: the wrapped one's
-        reads_registries=not (hasattr(cls, "weight") or hasattr(cls, "bias") or script),
+        reads_registries=_plain_lookup(cls)
+        and not (hasattr(cls, "weight") or hasattr(cls, "bias") or script),
         special=script or scripted or replicating,
+    )
+
+
+def _plain_lookup(cls: type) -> bool:
+    """Whether the class looks attributes up as torch.nn does: an instance's own, then the
+    registries (a ``__getattr__`` of its own may give a `weight` from anywhere)."""
+    return bool(
+        getattr(cls, "__getattr__", None) is nn.Module.__getattr__
+        and getattr(cls, "__getattribute__", None) is object.__getattribute__
     )
