@@ -64,8 +64,8 @@ def read_weight_and_bias(module: nn.Module) -> tuple[Any, Any]:
 
 def _read(module: nn.Module, attr: str) -> Any:
     """``module.<attr>``, None where it has none, or where reading it raises (a property of
-    the user's that fails): torchsummary's hook would crash there, before the forward pass
-    returns, and the summary would blame the pass; no tensor is read, so none is counted."""
+    the user's that fails): torchsummary's hook crashes there; here no tensor is read, so
+    none is counted, and the summary goes on."""
     try:
         return getattr(module, attr, None)
     except Exception:
