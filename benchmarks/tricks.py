@@ -64,10 +64,10 @@ def _no_gate() -> contextlib.AbstractContextManager[Any]:
 
 def _no_direct_forward() -> contextlib.AbstractContextManager[Any]:
     """Every observed call goes through torch's own ``_call_impl``."""
-    def through_torch(self: _observe.Observer) -> Any:
+    def through_torch(self: _observe.Observer) -> tuple[Any, bool]:
         if self.own_call is not None:
-            return self.own_call
-        return functools.partial(_observe._TORCH_CALL, self.module)
+            return self.own_call, False
+        return functools.partial(_observe._TORCH_CALL, self.module), "forward" not in vars(self.module)
 
     return _patched(_observe.Observer, "_own_call", through_torch)
 

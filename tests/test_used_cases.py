@@ -192,6 +192,59 @@ def test_a_linear_whose_instance_forward_was_replaced_does_not_use_its_weight(ma
     assert_matches_oracle(result, oracle_of(model, (4,)))
 
 
+class HookAddedInForward(nn.Module):
+    """The forward itself puts a hook on ``fc`` (an nn.Linear, trusted when the summary
+    began) that adds ``side.weight``'s sum; ``side`` is never called."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+        self.side = nn.Linear(4, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        side = self.side
+        if "hooked" not in vars(self):  # once per model (the summary takes the flag back too)
+            self.hooked = True
+            self.fc.register_forward_hook(lambda m, a, out: out + side.weight.sum())
+        return self.fc(x)
+
+
+class ForwardReplacedInForward(ReplacedForward):
+    """The forward itself replaces ``middle``'s forward (trusted when the summary began)."""
+
+    def __init__(self) -> None:
+        super().__init__("identity")
+        del self.middle.forward
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.middle.forward = _identity
+        return super().forward(x)
+
+
+def test_a_hook_the_forward_puts_on_a_torch_layer_is_watched():
+    torch.manual_seed(0)
+    model = HookAddedInForward()
+    _, result = summarize(model, (4,))
+    # fc: 16 + 4 = 20 used; side.weight 4 * 3 = 12 used by the hook; side.bias 3 never.
+    assert result.unique_params == 35
+    assert result.used_params == 32
+    assert result.unused_modules == ["side"]
+    assert not model.fc._forward_hooks and "hooked" not in vars(model)  # the pass's are gone
+    assert_matches_oracle(result, oracle_of(model, (4,)))
+
+
+def test_a_forward_the_forward_puts_on_a_torch_layer_does_not_use_its_weight():
+    torch.manual_seed(0)
+    model = ForwardReplacedInForward()
+    _, result = summarize(model, (4,))
+    # first 16 + 4 = 20 and last 8 + 2 = 10 used; middle's 16 + 4 = 20 never.
+    assert result.unique_params == 50
+    assert result.used_params == 30
+    assert result.unused_modules == ["middle"]
+    assert "forward" not in vars(model.middle)  # the pass's forward is gone
+    assert_matches_oracle(result, oracle_of(model, (4,)))
+
+
 # ------------------------------------------------------------------- (3) aliases
 
 
@@ -337,6 +390,8 @@ CASE_MODELS: dict[str, CaseModel] = {
     "replaced_forward_identity": CaseModel(lambda: ReplacedForward("identity"), (4,)),
     "replaced_forward_wrapper": CaseModel(lambda: ReplacedForward("wrapper"), (4,)),
     "replaced_in_sequential": CaseModel(ReplacedInSequential, (4,)),
+    "hook_added_in_forward": CaseModel(HookAddedInForward, (4,)),
+    "forward_replaced_in_forward": CaseModel(ForwardReplacedInForward, (4,)),
     "alias_transposed": CaseModel(lambda: CachedAlias("transposed"), (4,)),
     "alias_detached": CaseModel(lambda: CachedAlias("detached"), (4,)),
     "alias_data": CaseModel(lambda: CachedAlias("data"), (4,)),

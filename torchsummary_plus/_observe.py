@@ -156,8 +156,10 @@ class Observer:
 
     def call(self, *args: Any, **kwargs: Any) -> Any:
         module = self.module
-        run = self._own_call()
-        if self.pauses:
+        run, class_forward_only = self._own_call()
+        # a trusted root pauses the watch only while nothing but its class's code runs: a hook
+        # or a `forward` the pass put on it since the index trusted it is the user's code
+        if self.pauses and class_forward_only:
             watch = self.observation.watch
             token = watch.enter(module, args, kwargs)
             try:
@@ -169,14 +171,15 @@ class Observer:
         self.observation.recorder.write(module, output)
         return output
 
-    def _own_call(self) -> Callable[..., Any]:
-        """What makes the module's own call: ``forward`` itself where torch's ``_call_impl``
-        would only call ``forward`` (no hook on the module, none global, nothing tracing).
-        Returned, not called, so that each level of a nested model is as many frames deep
-        as under torch's own call: a model as deep as the recursion limit lets it run still
-        gets its summary."""
+    def _own_call(self) -> tuple[Callable[..., Any], bool]:
+        """What makes the module's own call, and whether that runs its class's ``forward``
+        and nothing else. ``forward`` itself where torch's ``_call_impl`` would only call
+        ``forward`` (no hook on the module, none global, nothing tracing). Returned, not
+        called, so that each level of a nested model is as many frames deep as under
+        torch's own call: a model as deep as the recursion limit lets it run still gets its
+        summary."""
         if self.own_call is not None:
-            return self.own_call  # type: ignore[no-any-return]
+            return self.own_call, False
         module = self.module
         instance = module.__dict__
         if (
@@ -187,8 +190,8 @@ class Observer:
             or any(GLOBAL_HOOKS)
             or _tracing_state() is not None
         ):
-            return functools.partial(_TORCH_CALL, module)
-        return module.forward
+            return functools.partial(_TORCH_CALL, module), False
+        return module.forward, "forward" not in instance
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Any:
         copied = memo.get(id(self.module))
