@@ -27,6 +27,12 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+import torch
+
+import torchsummary_plus
+from benchmarks.meta_llama import CONFIGS, SEQ
+from benchmarks.models import decoder
+
 CHILD = "--child"
 COUNTED = {"starmap_next": "bare forward", "filterfalse_next": "summary"}
 
@@ -34,12 +40,6 @@ COUNTED = {"starmap_next": "bare forward", "filterfalse_next": "summary"}
 def child(config_name: str, calls: int) -> None:
     """The run callgrind counts: the bare forwards under starmap, the summaries under
     filterfalse."""
-    import torch
-
-    import torchsummary_plus
-    from benchmarks.meta_llama import CONFIGS, SEQ
-    from benchmarks.models import decoder
-
     model = decoder(CONFIGS[config_name], device="meta")
     ids = torch.zeros(2, SEQ, dtype=torch.long, device="meta")
 
@@ -74,7 +74,7 @@ def counted(out_file: str) -> dict[str, int]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config", choices=["7b", "13b", "70b", "405b"], default="70b")
+    parser.add_argument("--config", choices=sorted(CONFIGS), default="70b")
     parser.add_argument("--calls", type=int, default=2, help="counted calls of each (default 2)")
     parser.add_argument(CHILD, action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)

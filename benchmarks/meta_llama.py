@@ -51,6 +51,8 @@ from benchmarks.models import (
 
 CONFIGS = {"7b": LLAMA_7B, "13b": LLAMA_13B, "70b": LLAMA_70B, "405b": LLAMA_405B}
 SEQ = 128
+ROUNDS = 15  # side by side, one of each per round
+ATTRIBUTE_ROUNDS = 9
 
 
 def peak_rss_mib() -> float:
@@ -87,12 +89,12 @@ def _measure(
     out[f"hwm_after_{tool}_mib"] = vm_hwm_mib()
 
 
-def side_by_side(model: torch.nn.Module, rounds: int = 15) -> dict:
+def side_by_side(model: torch.nn.Module, rounds: int) -> dict:
     """The summary against the model's own bare forward pass on meta (a batch of 2 ids),
     after the first (untimed here) summary above: in each round one of each, the order
     swapped every round, so that neither always runs on the caches the other left. Three
     readings of the ratio: of the medians, the median of the rounds' own ratios (a round's
-    two calls run seconds apart, so a machine that slows down for a while slows both), and
+    two calls run back to back, so a machine that slows down for a while slows both), and
     of the fastest calls (the least disturbed ones)."""
     import torchsummary_plus
 
@@ -199,7 +201,7 @@ def attribute(model: torch.nn.Module, rounds: int) -> list[tuple[str, float, flo
     ]
 
 
-def run(config: DecoderConfig, with_torchinfo: bool, rounds: int = 15) -> dict:
+def run(config: DecoderConfig, with_torchinfo: bool, rounds: int = ROUNDS) -> dict:
     out: dict = {
         "config": {k: getattr(config, k) for k in ("layers", "hidden", "mlp", "heads", "kv_heads",
                                                     "vocab", "tie_embeddings")},
@@ -259,17 +261,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print one JSON object only")
     parser.add_argument("--attribute", action="store_true", help="where the time goes (see above)")
     parser.add_argument("--rounds", type=int, default=None,
-                        help="rounds side by side (default 15; 9 for --attribute)")
+                        help=f"rounds side by side (default {ROUNDS}; {ATTRIBUTE_ROUNDS} for --attribute)")
     args = parser.parse_args(argv)
     base = CONFIGS[args.config]
     config = dataclasses.replace(base, tie_embeddings=args.tied)
     if args.attribute:
-        rows = attribute(decoder(config, device="meta"), args.rounds or 9)
+        rows = attribute(decoder(config, device="meta"), args.rounds or ATTRIBUTE_ROUNDS)
         print(f"{'variant':46} {'median ms':>10} {'over bare ms':>13} {'x bare':>7} {'fastest x':>10}")
         for name, median, over, ratio, fastest in rows:
             print(f"{name:46} {median:10.1f} {over:13.1f} {ratio:6.3f}x {fastest:9.3f}x")
         return 0
-    out = run(config, args.torchinfo, args.rounds or 15)
+    out = run(config, args.torchinfo, args.rounds or ROUNDS)
     out["name"] = args.config + (" tied" if args.tied else "")
     if args.json:
         print(json.dumps(out))
